@@ -1,0 +1,20 @@
+"""waifugan: anime illustrations in, a StyleGAN2 that draws new anime faces out."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from waifugan.networks.generator import Generator
+
+
+def load(model: Any, device: Any = "cpu") -> Generator:
+    """Load a generator from a .safetensors model, a checkpoint or a run directory."""
+    from waifugan.export import load_generator
+
+    return load_generator(model, device=device)
+
+
+__all__ = ["__version__", "load"]
