@@ -1,0 +1,1 @@
+"""Drawing faces from a trained generator: images, videos, style mixing, projection."""

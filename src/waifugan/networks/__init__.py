@@ -1,0 +1,1 @@
+"""StyleGAN2 networks in pure PyTorch: layers, generator, discriminator."""
