@@ -1,0 +1,133 @@
+"""Safe decoding: any image file's bytes → an 8-bit sRGB RGB array, or a rejection reason."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
+
+# Truncated data must be an error, never silently grey pixels.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+class DecodeError(Exception):
+    """The bytes are not a usable image; the message is the reason shown in the report."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A decoded image and what was done to it."""
+
+    rgb: np.ndarray  # [H, W, 3] uint8 sRGB
+    info: dict[str, object]  # source mode, size, frames, icc, exif rotation
+
+
+def _to_srgb(img: Image.Image) -> tuple[Image.Image, bool]:
+    """Convert through the embedded ICC profile to sRGB when there is one."""
+    icc = img.info.get("icc_profile")
+    if not icc or img.mode not in ("RGB", "RGBA", "CMYK", "L", "LA"):
+        return img, False
+    try:
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        out_mode = "RGBA" if img.mode in ("RGBA", "LA") else "RGB"
+        if img.mode == "LA":
+            img = img.convert("RGBA")
+        converted = ImageCms.profileToProfile(img, src, _SRGB, outputMode=out_mode)
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return img, False  # a broken profile: fall back to the plain conversion
+    return (converted if converted is not None else img), True
+
+
+def _high_bit_to_l(img: Image.Image) -> Image.Image:
+    """16-bit / 32-bit grayscale → 8-bit L by scaling, not clipping."""
+    arr = np.asarray(img)
+    if img.mode == "F":
+        arr8 = np.clip(arr, 0, 255)
+    else:  # I;16*, I: 16-bit data in a wider integer
+        arr8 = np.clip(arr.astype(np.float64) / 257.0, 0, 255)
+    return Image.fromarray(np.rint(arr8).astype(np.uint8), mode="L")
+
+
+def _composite_on_white(img: Image.Image) -> Image.Image:
+    rgba = img.convert("RGBA")
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(white, rgba).convert("RGB")
+
+
+def to_rgb(img: Image.Image) -> tuple[Image.Image, dict[str, object]]:
+    """Any Pillow mode → RGB (alpha composited on white, ICC honoured)."""
+    info: dict[str, object] = {"mode": img.mode}
+    if img.mode.startswith("I") or img.mode == "F":
+        img = _high_bit_to_l(img)
+        info["high_bit_depth"] = True
+    if img.mode == "P":
+        has_alpha = "transparency" in img.info or (
+            img.palette is not None and img.palette.mode == "RGBA"
+        )
+        img = img.convert("RGBA" if has_alpha else "RGB")
+    if img.mode == "1":
+        img = img.convert("L")
+    img, icc = _to_srgb(img)
+    info["icc"] = icc
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        img = _composite_on_white(img)
+        info["alpha"] = True
+    elif img.mode != "RGB":
+        img = img.convert("RGB")
+    return img, info
+
+
+def decode(data: bytes, max_pixels: int, draft_size: int | None = None) -> Decoded:
+    """Decode image bytes to [H, W, 3] uint8 sRGB, raising DecodeError with a reason.
+
+    Args:
+        data: the file's bytes.
+        max_pixels: width * height above which the file is refused as a decompression bomb.
+        draft_size: when given, JPEGs may be decoded at a reduced scale whose short side is
+            still at least this (saves most of the decode of big photos).
+    """
+    if not data:
+        raise DecodeError("empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img: Image.Image = Image.open(io.BytesIO(data))
+            width, height = img.size
+            if width * height > max_pixels:
+                raise DecodeError(
+                    f"decompression bomb: {width}x{height} = {width * height} pixels "
+                    f"> --max-pixels {max_pixels}"
+                )
+            if img.format == "PNG":  # check every chunk's CRC, which load() does not
+                Image.open(io.BytesIO(data)).verify()
+                img = Image.open(io.BytesIO(data))
+            frames = int(getattr(img, "n_frames", 1))
+            if draft_size and img.format == "JPEG":
+                img.draft("RGB", (draft_size, draft_size))
+            img.load()  # the first frame of animated files
+            fmt = img.format or "?"
+            orientation = int(img.getexif().get(0x0112, 1))
+            img = ImageOps.exif_transpose(img) or img
+            rgb_img, info = to_rgb(img)
+            rgb = np.asarray(rgb_img, dtype=np.uint8)
+    except DecodeError:
+        raise
+    except UnidentifiedImageError:
+        raise DecodeError("not an image (no known image format in the file)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise DecodeError(f"decompression bomb: {error}") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise DecodeError(f"corrupt image: {error}") from None
+    info.update(
+        format=fmt,
+        width=width,
+        height=height,
+        frames=frames,
+        orientation=orientation,
+    )
+    return Decoded(rgb=rgb, info=info)

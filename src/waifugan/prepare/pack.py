@@ -1,0 +1,174 @@
+"""Writing the dataset: a resumable work folder (journal + sample blob) while running, then
+an atomic zip (images stored, NVlabs layout) or folder with dataset.json and manifest.jsonl.
+
+While running, `<output>.partial/` holds:
+  options.json   the options that shape the dataset (a resume with others is refused)
+  samples.bin    encoded images, appended
+  journal.jsonl  one line per input, in input order, written after its images are in
+                 samples.bin; a torn last line or trailing blob bytes are dropped on resume
+Only the final os.replace makes `<output>` appear, so a crash never leaves a dataset that
+looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from waifugan.errors import WaifuganError
+
+ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: reruns give byte-identical zips
+DATASET_JSON = json.dumps({"labels": None}).encode()
+
+
+def sample_name(index: int, ext: str) -> str:
+    """NVlabs dataset_tool naming: 00000/img00000000.png, 1000 images per folder."""
+    return f"{index // 1000:05d}/img{index:08d}.{ext}"
+
+
+class WorkDir:
+    """The `<output>.partial/` folder: journal of finished inputs and the sample blob."""
+
+    def __init__(self, output: Path, fingerprint: str) -> None:
+        self.path = output.with_name(output.name + ".partial")
+        self.journal_path = self.path / "journal.jsonl"
+        self.blob_path = self.path / "samples.bin"
+        self.path.mkdir(parents=True, exist_ok=True)
+        options = self.path / "options.json"
+        if options.exists():
+            if options.read_text() != fingerprint:
+                raise WaifuganError(
+                    f"{self.path}: an interrupted run with different options is here; rerun "
+                    "with the same options to resume it, or delete this folder to start over"
+                )
+        else:
+            options.write_text(fingerprint)
+        self._journal: Any = None
+        self._blob: BinaryIO | None = None
+
+    def recover(self) -> list[dict[str, Any]]:
+        """Records of the inputs finished by an earlier run; trims torn writes."""
+        records: list[dict[str, Any]] = []
+        good_bytes = 0
+        if self.journal_path.exists():
+            with open(self.journal_path, "rb") as f:
+                for line in f:
+                    if not line.endswith(b"\n"):
+                        break  # torn last line of a crashed run
+                    try:
+                        records.append(json.loads(line))
+                    except ValueError:
+                        break
+                    good_bytes += len(line)
+            with open(self.journal_path, "r+b") as f:
+                f.truncate(good_bytes)
+        blob_end = max((s["offset"] + s["size"] for r in records for s in r["samples"]), default=0)
+        with open(self.blob_path, "ab") as f:
+            f.truncate(blob_end)
+        return records
+
+    def open(self) -> None:
+        """Open journal and blob for appending."""
+        self._journal = open(self.journal_path, "a", encoding="utf-8")  # noqa: SIM115
+        self._blob = open(self.blob_path, "ab")  # noqa: SIM115
+
+    def append_blob(self, data: bytes) -> int:
+        """Append encoded image bytes; returns their offset."""
+        assert self._blob is not None
+        offset = self._blob.tell()
+        self._blob.write(data)
+        return offset
+
+    def append_record(self, record: dict[str, Any]) -> None:
+        """Journal one finished input (after its samples are in the blob)."""
+        assert self._blob is not None and self._journal is not None
+        self._blob.flush()
+        self._journal.write(json.dumps(record, sort_keys=True) + "\n")
+        self._journal.flush()
+
+    def close(self) -> None:
+        """Flush to disk and close."""
+        for handle in (self._blob, self._journal):
+            if handle is not None:
+                handle.flush()
+                os.fsync(handle.fileno())
+                handle.close()
+        self._blob = self._journal = None
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Stream the journal's records."""
+        with open(self.journal_path, encoding="utf-8") as f:
+            for line in f:
+                yield json.loads(line)
+
+    def remove(self) -> None:
+        """Delete the work folder (after the dataset is in place)."""
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _zip_info(name: str, compress: int) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=ZIP_DATE_TIME)
+    info.compress_type = compress
+    info.external_attr = 0o644 << 16
+    return info
+
+
+def iter_samples(work: WorkDir) -> Iterator[tuple[dict[str, Any], dict[str, Any], bytes]]:
+    """(record, sample, encoded bytes) for every written sample, in dataset order."""
+    with open(work.blob_path, "rb") as blob:
+        for record in work.records():
+            for sample in record["samples"]:
+                blob.seek(sample["offset"])
+                yield record, sample, blob.read(sample["size"])
+
+
+def manifest_row(record: dict[str, Any], sample: dict[str, Any]) -> dict[str, Any]:
+    """One manifest.jsonl line: where an output came from and what was done to it."""
+    row = {k: v for k, v in sample.items() if k not in ("offset",)}
+    row["source"] = record["key"]
+    row["source_sha256"] = record.get("file_sha256")
+    row["source_size"] = [record["info"].get("width"), record["info"].get("height")]
+    if record.get("meta"):
+        row["danbooru_id"] = record["meta"].get("id")
+    return row
+
+
+def pack(work: WorkDir, output: Path, as_zip: bool, overwrite: bool) -> int:
+    """Write the final dataset from the work folder atomically; returns the image count."""
+    count = 0
+    tmp = work.path / ("dataset.zip.tmp" if as_zip else "dataset.tmp")
+    manifest_tmp = work.path / "manifest.jsonl.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
+    with open(manifest_tmp, "w", encoding="utf-8") as manifest:
+        if as_zip:
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
+                archive.writestr(_zip_info("dataset.json", zipfile.ZIP_STORED), DATASET_JSON)
+                for record, sample, data in iter_samples(work):
+                    archive.writestr(_zip_info(sample["name"], zipfile.ZIP_STORED), data)
+                    manifest.write(json.dumps(manifest_row(record, sample), sort_keys=True) + "\n")
+                    count += 1
+                manifest.flush()
+                info = _zip_info("manifest.jsonl", zipfile.ZIP_DEFLATED)
+                with open(manifest_tmp, "rb") as f, archive.open(info, "w") as dst:
+                    shutil.copyfileobj(f, dst)  # text: deflated, unlike the images
+        else:
+            tmp.mkdir()
+            (tmp / "dataset.json").write_bytes(DATASET_JSON)
+            for record, sample, data in iter_samples(work):
+                target = tmp / sample["name"]
+                target.parent.mkdir(exist_ok=True)
+                target.write_bytes(data)
+                manifest.write(json.dumps(manifest_row(record, sample), sort_keys=True) + "\n")
+                count += 1
+    if not as_zip:
+        os.replace(manifest_tmp, tmp / "manifest.jsonl")
+    if output.exists() and overwrite:
+        shutil.rmtree(output) if output.is_dir() else output.unlink()
+    os.replace(tmp, output)
+    return count
