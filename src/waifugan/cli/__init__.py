@@ -61,6 +61,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: X)" unless the help already names its default or X is None/False."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
 def formatter(prog: str) -> argparse.HelpFormatter:
     """Help formatter that shows every option's default."""
-    return argparse.ArgumentDefaultsHelpFormatter(prog, max_help_position=32, width=100)
+    return _DefaultsFormatter(prog, max_help_position=32, width=100)

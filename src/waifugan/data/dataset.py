@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch.utils.data
 from PIL import Image, UnidentifiedImageError
 
 from waifugan.errors import DatasetError
@@ -36,10 +37,11 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-class ImageDataset:
+class ImageDataset(torch.utils.data.Dataset[np.ndarray]):
     """Images of a zip or folder as uint8 [3, H, W] arrays; `mirror` appends x-flipped copies."""
 
     def __init__(self, path: str | os.PathLike[str], mirror: bool = False) -> None:
+        super().__init__()
         self.source = Path(path)
         self.mirror = mirror
         self._zip: zipfile.ZipFile | None = None

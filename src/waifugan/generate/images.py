@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +74,38 @@ def save_image(array: np.ndarray, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(array).save(path)
     return path
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    """What `waifugan generate` draws and where it writes."""
+
+    model: str
+    seeds: tuple[int, ...]
+    psi: float = 0.7
+    truncation_cutoff: int | None = None
+    noise_mode: str = "const"
+    outdir: str = "out"
+    grid_cols: int | None = None  # also write grid.png with this many columns
+    singles: bool = True  # write seedNNNN.png per seed
+    batch: int = 16
+    device: str = "auto"
+
+
+def generate_images(opts: GenerateOptions) -> list[Path]:
+    """Draw opts.seeds with the truncation trick; write seedNNNN.png files and/or grid.png."""
+    import waifugan
+    from waifugan.train.distributed import pick_device
+
+    G = waifugan.load(opts.model, device=pick_device(opts.device))
+    images = G.sample(
+        list(opts.seeds), opts.psi, opts.truncation_cutoff, opts.noise_mode, opts.batch
+    )
+    outdir = Path(opts.outdir)
+    written = []
+    if opts.singles:
+        for seed, image in zip(opts.seeds, images, strict=True):
+            written.append(save_image(image, outdir / f"seed{seed:04d}.png"))
+    if opts.grid_cols:
+        written.append(save_image(make_grid(images, opts.grid_cols), outdir / "grid.png"))
+    return written

@@ -1,0 +1,104 @@
+"""`waifugan train`: StyleGAN2 training with presets; every option overridable by a flag."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from waifugan.cli import formatter
+from waifugan.train.options import PRESETS, TrainOptions
+
+# flag → (option name, type, help). Defaults come from the preset, shown in --help.
+_FLAGS: list[tuple[str, str, type, str]] = [
+    ("--kimg", "kimg", float, "training length in thousands of real images"),
+    ("--tick", "tick_kimg", float, "progress/log interval in kimg"),
+    ("--snap", "snap", int, "snapshot (fakes grid + checkpoint) every N ticks"),
+    ("--batch", "batch", int, "total batch size over all devices"),
+    ("--gamma", "gamma", float, "R1 regularization weight"),
+    ("--glr", "glr", float, "G learning rate"),
+    ("--dlr", "dlr", float, "D learning rate"),
+    ("--map-depth", "map_depth", int, "mapping network depth"),
+    ("--cbase", "cbase", int, "channel base (channels = min(cbase/res, cmax))"),
+    ("--cmax", "cmax", int, "maximum channels per layer"),
+    ("--z-dim", "z_dim", int, "latent z size"),
+    ("--w-dim", "w_dim", int, "latent w size"),
+    ("--ema-kimg", "ema_kimg", float, "G_ema half-life in kimg"),
+    ("--fp16-res", "num_fp16_res", int, "highest N resolutions in FP16 on CUDA"),
+    ("--seed", "seed", int, "random seed"),
+    ("--workers", "workers", int, "data loader worker processes"),
+    ("--metrics-every", "metrics_every", int, "evaluate --metrics every N snapshots"),
+]
+
+
+def _preset_default(option: str) -> str:
+    values = {
+        name: preset.get(option, getattr(TrainOptions, option, None))
+        for name, preset in PRESETS.items()
+    }
+    return "default from --preset: " + ", ".join(f"{k} {v}" for k, v in values.items())
+
+
+def register(subparsers: Any) -> None:
+    """Add the `train` subcommand."""
+    p = subparsers.add_parser(
+        "train",
+        help="train StyleGAN2 on a dataset",
+        description="Train StyleGAN2 on a dataset (zip or folder of same-size square images). "
+        "A numbered run directory under --outdir receives options.json, log.txt, stats.jsonl, "
+        "TensorBoard events, fakes grids and checkpoints. Ctrl-C checkpoints and exits.",
+        formatter_class=formatter,
+    )
+    p.add_argument("--data", help="dataset zip or folder (optional with --resume)")
+    p.add_argument("--outdir", default="runs", help="parent folder of the run directories")
+    p.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        default=None,
+        help="option preset (default: cpu64, or the resumed run's)",
+    )
+    for flag, option, kind, text in _FLAGS:
+        p.add_argument(
+            flag, dest=option, type=kind, default=None, help=f"{text} ({_preset_default(option)})"
+        )
+    p.add_argument(
+        "--mirror",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="add x-flipped copies of the dataset (default: off)",
+    )
+    p.add_argument(
+        "--metrics", default=None, help="metrics at snapshots, e.g. fid2k,kid2k (default: none)"
+    )
+    p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: auto)")
+    p.add_argument(
+        "--resume",
+        default=None,
+        metavar="latest|PATH",
+        help="continue a run: 'latest' = newest valid checkpoint under --outdir, "
+        "or a checkpoint file",
+    )
+    p.add_argument(
+        "--init",
+        default=None,
+        metavar="PATH",
+        help="transfer learning: start from this checkpoint's or model's weights with "
+        "counters at zero (e.g. on a new dataset)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the resolved options and exit")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Resolve flags into options and train."""
+    from waifugan.train.run import train
+
+    names = [option for _, option, _, _ in _FLAGS]
+    flags = {name: getattr(args, name) for name in names}
+    flags.update(
+        data=args.data, outdir=args.outdir, preset=args.preset, mirror=args.mirror,
+        metrics=args.metrics, device=args.device, init=args.init,
+    )  # fmt: skip
+    run_dir = train(flags, resume=args.resume, dry_run=args.dry_run)
+    if not args.dry_run:
+        print(f"run directory: {run_dir}")
+    return 0

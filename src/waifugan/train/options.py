@@ -1,0 +1,171 @@
+"""Training options: one frozen dataclass, named presets, and how flags override them.
+
+Resolution order: defaults ← preset ← options saved in the resumed checkpoint ← flags the
+user gave explicitly. The result is saved as `options.json` in the run directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from waifugan.errors import WaifuganError
+from waifugan.networks.discriminator import DiscriminatorConfig
+from waifugan.networks.generator import GeneratorConfig
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Every option of a training run (saved with the run, printable with --dry-run)."""
+
+    data: str  # dataset zip or folder
+    outdir: str = "runs"  # parent of the numbered run directories
+    preset: str = "cpu64"  # name in PRESETS the other defaults came from
+    resolution: int = 64  # image side, read from the dataset
+    kimg: float = 200  # total training length in thousands of real images shown to D
+    tick_kimg: float = 1.0  # progress/log interval in kimg
+    snap: int = 5  # write fakes grid + checkpoint every `snap` ticks
+    batch: int = 16  # total batch over all devices
+    gamma: float = 0.05  # R1 weight; NVlabs 'auto' heuristic is 0.0002 * res**2 / batch
+    glr: float = 0.0025  # G learning rate
+    dlr: float = 0.0025  # D learning rate
+    z_dim: int = 512
+    w_dim: int = 512
+    map_depth: int = 8  # mapping network layers
+    cbase: int = 32768  # channel base: channels at resolution r = min(cbase / r, cmax)
+    cmax: int = 512  # channel maximum
+    mbstd_group: int = 4  # minibatch stddev group size
+    num_fp16_res: int = 0  # highest N resolutions in FP16 on CUDA
+    conv_clamp: float | None = None  # clamp conv outputs (used with FP16)
+    ema_kimg: float = 5.0  # G_ema half-life in kimg; NVlabs: batch * 10 / 32
+    ema_rampup: float | None = 0.05  # ramp the half-life up to ema_rampup * cur_nimg (None: off)
+    r1_interval: int = 16  # lazy R1 regularization: every 16 D steps (StyleGAN2 §3.1)
+    pl_interval: int = 4  # lazy path-length regularization: every 4 G steps
+    pl_weight: float = 2.0  # path-length penalty weight (StyleGAN2 config F)
+    pl_decay: float = 0.01  # EMA decay of the path-length target
+    pl_batch_shrink: int = 2  # path-length minibatch = batch / 2, saving compute
+    style_mixing: float = 0.9  # probability of mixing two latents in a G step
+    mirror: bool = False  # x-flip augmentation: doubles the dataset
+    seed: int = 0  # random seed for weights, sampling order and noise
+    workers: int = 2  # DataLoader worker processes
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    metrics: tuple[str, ...] = field(default_factory=tuple)  # e.g. ("fid2k", "kid2k")
+    metrics_every: int = 1  # evaluate metrics every N snapshots
+    init: str | None = None  # transfer learning: start from these weights, counters at zero
+
+    def G_config(self) -> GeneratorConfig:
+        """Generator constructor arguments."""
+        return GeneratorConfig(
+            img_resolution=self.resolution,
+            z_dim=self.z_dim,
+            w_dim=self.w_dim,
+            map_depth=self.map_depth,
+            channel_base=self.cbase,
+            channel_max=self.cmax,
+            num_fp16_res=self.num_fp16_res,
+            conv_clamp=self.conv_clamp,
+        )
+
+    def D_config(self) -> DiscriminatorConfig:
+        """Discriminator constructor arguments."""
+        return DiscriminatorConfig(
+            img_resolution=self.resolution,
+            channel_base=self.cbase,
+            channel_max=self.cmax,
+            mbstd_group_size=self.mbstd_group,
+            num_fp16_res=self.num_fp16_res,
+            conv_clamp=self.conv_clamp,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON and checkpoint safe), with the network configs spelled out."""
+        out = dataclasses.asdict(self)
+        out["metrics"] = list(self.metrics)
+        out["G"] = self.G_config().to_dict()
+        out["D"] = self.D_config().to_dict()
+        return out
+
+    def to_json(self) -> str:
+        """Pretty JSON for options.json and --dry-run."""
+        return json.dumps(self.to_dict(), indent=2)
+
+
+# Published StyleGAN2-ADA settings (Karras et al. 2020, "paper256/512/1024" configs) for GPUs;
+# cpu64 is ours: the network is shrunk until a 2-core CPU trains it at a useful rate.
+PRESETS: dict[str, dict[str, Any]] = {
+    "cpu64": dict(
+        resolution=64, kimg=200, tick_kimg=1, snap=5, batch=16, gamma=0.05, glr=0.0025,
+        dlr=0.0025, z_dim=128, w_dim=128, map_depth=2, cbase=4096, cmax=128, mbstd_group=4,
+        ema_kimg=5.0, ema_rampup=0.05, workers=2,
+    ),
+    "cpu32": dict(
+        resolution=32, kimg=50, tick_kimg=1, snap=5, batch=16, gamma=0.0128, glr=0.0025,
+        dlr=0.0025, z_dim=64, w_dim=64, map_depth=2, cbase=2048, cmax=64, mbstd_group=4,
+        ema_kimg=2.0, ema_rampup=0.05, workers=1,
+    ),
+    "gpu256": dict(
+        resolution=256, kimg=25000, tick_kimg=4, snap=50, batch=64, gamma=1.0, glr=0.0025,
+        dlr=0.0025, z_dim=512, w_dim=512, map_depth=8, cbase=16384, cmax=512, mbstd_group=8,
+        ema_kimg=20.0, ema_rampup=None, num_fp16_res=4, conv_clamp=256, workers=3,
+    ),
+    "gpu512": dict(
+        resolution=512, kimg=25000, tick_kimg=4, snap=50, batch=64, gamma=0.5, glr=0.0025,
+        dlr=0.0025, z_dim=512, w_dim=512, map_depth=8, cbase=32768, cmax=512, mbstd_group=8,
+        ema_kimg=20.0, ema_rampup=None, num_fp16_res=4, conv_clamp=256, workers=3,
+    ),
+    "gpu1024": dict(
+        resolution=1024, kimg=25000, tick_kimg=4, snap=50, batch=32, gamma=2.0, glr=0.002,
+        dlr=0.002, z_dim=512, w_dim=512, map_depth=8, cbase=32768, cmax=512, mbstd_group=4,
+        ema_kimg=10.0, ema_rampup=None, num_fp16_res=4, conv_clamp=256, workers=3,
+    ),
+}  # fmt: skip
+
+OPTION_NAMES = {f.name for f in dataclasses.fields(TrainOptions)}
+# Options that define the networks: changing one makes an existing checkpoint unloadable.
+NETWORK_OPTIONS = ("resolution", "z_dim", "w_dim", "map_depth", "cbase", "cmax")
+
+
+def resolve_options(
+    preset: str,
+    flags: dict[str, Any],
+    dataset_resolution: int,
+    resumed: dict[str, Any] | None = None,
+) -> TrainOptions:
+    """Merge preset, resumed options and explicit flags (None = not given) into TrainOptions."""
+    if preset not in PRESETS:
+        raise WaifuganError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    values: dict[str, Any] = dict(PRESETS[preset])
+    values["preset"] = preset
+    if resumed is not None:
+        values.update({k: v for k, v in resumed.items() if k in OPTION_NAMES})
+    values.update({k: v for k, v in flags.items() if v is not None and k in OPTION_NAMES})
+    values["resolution"] = dataset_resolution
+    if isinstance(values.get("metrics"), list | str):
+        metrics = values["metrics"]
+        values["metrics"] = tuple(metrics.split(",") if isinstance(metrics, str) else metrics)
+    opts = TrainOptions(**values)
+    validate(opts)
+    return opts
+
+
+def validate(opts: TrainOptions) -> None:
+    """Refuse impossible combinations with a message naming the option."""
+    checks = [
+        (opts.batch >= 1, f"--batch must be ≥ 1, got {opts.batch}"),
+        (opts.kimg > 0, f"--kimg must be > 0, got {opts.kimg}"),
+        (opts.tick_kimg > 0, f"--tick must be > 0, got {opts.tick_kimg}"),
+        (opts.snap >= 1, f"--snap must be ≥ 1, got {opts.snap}"),
+        (opts.gamma >= 0, f"--gamma must be ≥ 0, got {opts.gamma}"),
+        (opts.glr > 0 and opts.dlr > 0, "--glr and --dlr must be > 0"),
+        (opts.map_depth >= 1, f"--map-depth must be ≥ 1, got {opts.map_depth}"),
+        (opts.cbase >= 64 and opts.cmax >= 1, "--cbase must be ≥ 64 and --cmax ≥ 1"),
+        (opts.resolution >= 8, f"dataset resolution {opts.resolution} is below the minimum 8"),
+        (opts.workers >= 0, f"--workers must be ≥ 0, got {opts.workers}"),
+        (0 <= opts.style_mixing <= 1, "style mixing probability must be in [0, 1]"),
+        (opts.batch % opts.pl_batch_shrink == 0 or opts.batch < opts.pl_batch_shrink, "batch"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise WaifuganError(message)
