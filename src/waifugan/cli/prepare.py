@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import fields
 from typing import Any
 
 from waifugan.cli import formatter
@@ -44,7 +45,9 @@ def register(subparsers: Any) -> None:
     g.add_argument("--metadata", nargs="+", default=[], metavar="FILE", help="JSON-lines files")
     g.add_argument("--tags", type=_csv, default=(), help="comma list: all required")
     g.add_argument("--exclude-tags", type=_csv, default=(), help="comma list: none allowed")
-    g.add_argument("--rating", type=_csv, default=(), help="comma list of s,q,e (g)")
+    g.add_argument(
+        "--rating", dest="ratings", type=_csv, default=(), help="comma list of s,q,e (g)"
+    )
     g.add_argument("--min-score", type=int, default=None, help="minimum Danbooru score")
     g.add_argument("--limit", type=int, default=None, help="at most this many input images")
     g = p.add_argument_group("decode")
@@ -135,26 +138,11 @@ def register(subparsers: Any) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> PrepareConfig:
-    """Namespace → validated PrepareConfig."""
-    return PrepareConfig(
-        sources=tuple(args.sources), output=args.output, resolution=args.resolution,
-        metadata=tuple(args.metadata), tags=args.tags, exclude_tags=args.exclude_tags,
-        ratings=args.rating, min_score=args.min_score, limit=args.limit,
-        max_pixels=args.max_pixels, detect=args.detect, cascade=args.cascade,
-        scale_factor=args.scale_factor, min_neighbors=args.min_neighbors,
-        detect_min_size=args.detect_min_size, margin=args.margin, shift_up=args.shift_up,
-        border=args.border, min_face=args.min_face, fit=args.fit,
-        filter_blank=args.filter_blank, blank_std_max=args.blank_std_max,
-        filter_grayscale=args.filter_grayscale, gray_chroma_max=args.gray_chroma_max,
-        filter_monochrome=args.filter_monochrome, mono_spread_max=args.mono_spread_max,
-        min_size=args.min_size, dedup=args.dedup, dedup_distance=args.dedup_distance,
-        upscale=args.upscale, waifu2x_weights=args.waifu2x_weights,
-        waifu2x_model=args.waifu2x_model, device=args.device, tile_size=args.tile_size,
-        resize_filter=args.resize_filter, augment=args.augment, seed=args.seed,
-        format=args.format, quality=args.quality, png_compress_level=args.png_compress_level,
-        overwrite=args.overwrite, report_dir=args.report_dir, reject_sheet=args.reject_sheet,
-        workers=args.workers, progress=args.progress,
-    )  # fmt: skip
+    """Namespace → validated PrepareConfig (option dests are the config's field names)."""
+    values = {f.name: getattr(args, f.name) for f in fields(PrepareConfig) if hasattr(args, f.name)}
+    values["sources"] = tuple(args.sources)
+    values["metadata"] = tuple(args.metadata)
+    return PrepareConfig(**values)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -94,6 +94,7 @@ def decode(data: bytes, max_pixels: int, draft_size: int | None = None) -> Decod
     if not data:
         raise DecodeError("empty file (0 bytes)")
     try:
+        Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow's own guard, for formats it sizes early
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img: Image.Image = Image.open(io.BytesIO(data))
@@ -120,7 +121,9 @@ def decode(data: bytes, max_pixels: int, draft_size: int | None = None) -> Decod
     except UnidentifiedImageError:
         raise DecodeError("not an image (no known image format in the file)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise DecodeError(f"decompression bomb: {error}") from None
+        raise DecodeError(
+            f"decompression bomb: more than --max-pixels {max_pixels} ({error})"
+        ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise DecodeError(f"corrupt image: {error}") from None
     info.update(

@@ -126,7 +126,7 @@ class Writer:
         self.report = report
         self.ext = "png" if cfg.format == "png" else "jpg"
         self.index = NearDuplicateIndex(cfg.dedup_distance)
-        self.by_pixels: dict[str, str] = {}  # pixel sha256 → kept name
+        self.by_pixels: dict[str, str] = {}  # pixel sha256 → "name (source)" kept
         self.kept: list[str] = []  # index position → "name (source)"
         self.next_index = 0
         self.done: set[str] = set()
@@ -147,7 +147,7 @@ class Writer:
             self.report.add_record(record)
 
     def _keep(self, pixel_sha: str, value: int, name: str, source: str) -> None:
-        self.by_pixels[pixel_sha] = name
+        self.by_pixels[pixel_sha] = f"{name} ({source})"
         self.index.add(value)
         self.kept.append(f"{name} ({source})")
 

@@ -1,0 +1,83 @@
+"""Content filters and duplicate detection."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PIL import Image
+
+from tests.prepare.fixtures import art
+from waifugan.prepare.dedup import NearDuplicateIndex, near_duplicates, phash
+from waifugan.prepare.filters import filter_reason, image_stats
+
+THRESHOLDS = {"blank_std_max": 4.0, "gray_chroma_max": 6.0, "mono_spread_max": 0.015}
+
+
+def _reason(rgb: np.ndarray) -> str | None:
+    return filter_reason(image_stats(rgb), **THRESHOLDS)
+
+
+def test_filters_keep_colour_art_and_drop_the_rest() -> None:
+    colour = art(1)
+    gray = np.asarray(Image.fromarray(colour).convert("L").convert("RGB"))
+    sepia = (gray[..., :1].astype(np.float32) * np.array([1.0, 0.8, 0.55])).astype(np.uint8)
+    blank = np.full((64, 64, 3), 128, np.uint8)
+    blank[10, 10] = 0  # near-uniform, not exactly uniform
+    assert _reason(colour) is None
+    assert str(_reason(gray)).startswith("grayscale")
+    assert str(_reason(sepia)).startswith("monochrome")
+    assert str(_reason(blank)).startswith("blank")
+
+
+def test_filters_can_be_switched_off() -> None:
+    gray = np.asarray(Image.fromarray(art(2)).convert("L").convert("RGB"))
+    stats = image_stats(gray)
+    assert (
+        filter_reason(stats, blank_std_max=4.0, gray_chroma_max=None, mono_spread_max=None) is None
+    )
+
+
+def _brute_force(hashes: list[int], distance: int) -> list[int | None]:
+    kept: list[int] = []
+    out: list[int | None] = []
+    for i, h in enumerate(hashes):
+        hit = next((k for k in kept if bin(h ^ hashes[k]).count("1") <= distance), None)
+        out.append(hit)
+        if hit is None:
+            kept.append(i)
+    return out
+
+
+def test_index_matches_brute_force() -> None:
+    rng = np.random.default_rng(0)
+    base = [int(v) for v in rng.integers(0, 2**63, size=60, dtype=np.int64)]
+    hashes = []
+    for h in base:  # each base hash plus noisy copies 0..6 bits away
+        hashes.append(h)
+        for flips in rng.integers(0, 7, size=3):
+            bits = rng.choice(64, size=int(flips), replace=False)
+            hashes.append(h ^ sum(1 << int(b) for b in bits))
+    for distance in (0, 2, 4, 6, 20):
+        assert near_duplicates(hashes, distance) == _brute_force(hashes, distance)
+
+
+def test_100k_hashes_dedup_in_seconds() -> None:
+    rng = np.random.default_rng(1)
+    hashes = [int(v) for v in rng.integers(0, 2**63, size=100_000, dtype=np.int64)]
+    hashes[50_000] = hashes[10] ^ 0b101  # one near duplicate, 2 bits away
+    started = time.perf_counter()
+    result = near_duplicates(hashes, 4)
+    elapsed = time.perf_counter() - started
+    assert result[50_000] == 10
+    assert sum(r is not None for r in result) == 1
+    assert elapsed < 20.0
+
+
+def test_phash_sees_near_duplicates() -> None:
+    img = art(3)
+    brighter = np.clip(img.astype(int) + 4, 0, 255).astype(np.uint8)
+    index = NearDuplicateIndex(4)
+    index.add(phash(img))
+    assert index.match(phash(brighter)) is not None
+    assert index.match(phash(art(4))) is None
