@@ -1,0 +1,154 @@
+"""End to end: a messy folder, resume, determinism, the dataset reader, the CLI."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.prepare.fixtures import art, build_messy, png_bytes
+from waifugan.cli import main
+from waifugan.data.dataset import ImageDataset
+from waifugan.errors import WaifuganError
+from waifugan.prepare import pipeline
+from waifugan.prepare.config import PrepareConfig
+from waifugan.prepare.pipeline import prepare
+
+
+def _cfg(src: Path, out: Path, **kw: Any) -> PrepareConfig:
+    base: dict[str, Any] = dict(
+        detect=False, resolution=64, upscale="lanczos", workers=1, progress=False
+    )
+    base.update(kw)
+    return PrepareConfig(sources=(str(src),), output=str(out), **base)
+
+
+@pytest.fixture(scope="module")
+def messy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    folder = tmp_path_factory.mktemp("messy")
+    return folder, build_messy(folder)
+
+
+def test_messy_folder(tmp_path: Path, messy: tuple[Path, dict[str, str]], assets_dir: Path) -> None:
+    folder, expected = messy
+    result = prepare(_cfg(folder, tmp_path / "ds.zip", workers=2))
+    report = json.loads((result.report_dir / "report.json").read_text())
+    reasons = {Path(r["source"]).name: r["reason"] for r in report["rejects"]}
+    with zipfile.ZipFile(result.output) as archive:
+        manifest = [json.loads(line) for line in archive.read("manifest.jsonl").splitlines()]
+    kept = {Path(row["source"]).name for row in manifest}
+    for name, outcome in expected.items():
+        if outcome == "ok":
+            assert name in kept, (name, reasons.get(name))  # nothing valid is lost
+        else:
+            assert reasons.get(name, "").startswith(outcome), (name, reasons.get(name))
+    ok = sum(v == "ok" for v in expected.values())
+    assert result.images == ok == len(manifest)
+    assert report["inputs"] == len(expected) == ok + report["rejected"]
+    for row in report["stages"]:  # counts add up, stage by stage
+        assert row["in"] == row["out"] + row["rejected"], row
+    assert (result.report_dir / "contact-sheet.png").exists()
+    assert (result.report_dir / "rejects.png").exists()
+    assert "decompression bomb" in (result.report_dir / "summary.txt").read_text()
+
+
+def test_output_is_nvlabs_layout_and_read_by_dataset(tmp_path: Path, assets_dir: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(5):
+        (src / f"{i}.png").write_bytes(png_bytes(art(100 + i, size=80)))
+    result = prepare(_cfg(src, tmp_path / "ds.zip", augment=1))
+    with zipfile.ZipFile(result.output) as archive:
+        infos = archive.infolist()
+        assert json.loads(archive.read("dataset.json")) == {"labels": None}
+    images = [i for i in infos if i.filename.endswith(".png")]
+    assert [i.filename for i in images][:2] == ["00000/img00000000.png", "00000/img00000001.png"]
+    assert all(i.compress_type == zipfile.ZIP_STORED for i in images)
+    image_bytes = sum(i.file_size for i in images)
+    assert result.output.stat().st_size <= 1.05 * image_bytes + 4096  # + manifest, directory
+    ds = ImageDataset(result.output)
+    assert len(ds) == 10 and ds.resolution == 64
+    assert ds[0].shape == (3, 64, 64)
+    folder = prepare(_cfg(src, tmp_path / "folder_ds", augment=1))
+    assert len(ImageDataset(folder.output)) == 10
+
+
+def test_resume_gives_identical_dataset(
+    tmp_path: Path, messy: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, _ = messy
+    reference = prepare(_cfg(folder, tmp_path / "a" / "ds.zip", workers=2))
+    real_add = pipeline.Writer.add
+    calls = {"n": 0}
+
+    def crash_after_seven(self: pipeline.Writer, *args: Any) -> Any:
+        if calls["n"] == 7:
+            raise KeyboardInterrupt
+        calls["n"] += 1
+        return real_add(self, *args)
+
+    monkeypatch.setattr(pipeline.Writer, "add", crash_after_seven)
+    out = tmp_path / "b" / "ds.zip"
+    with pytest.raises(KeyboardInterrupt):
+        prepare(_cfg(folder, out, workers=2))
+    assert not out.exists()  # no complete-looking dataset after a crash
+    partial = out.with_name("ds.zip.partial")
+    assert len((partial / "journal.jsonl").read_text().splitlines()) == 7
+    with open(partial / "journal.jsonl", "a") as f:
+        f.write('{"key": "torn')  # a torn last line
+    with open(partial / "samples.bin", "ab") as f:
+        f.write(b"unjournaled bytes")
+    monkeypatch.setattr(pipeline.Writer, "add", real_add)
+    resumed = prepare(_cfg(folder, out, workers=1))
+    assert out.read_bytes() == reference.output.read_bytes()
+    assert not partial.exists()
+    assert resumed.images == reference.images
+
+
+def test_resume_with_other_options_is_refused(tmp_path: Path, assets_dir: Path) -> None:
+    out = tmp_path / "ds.zip"
+    out.with_name("ds.zip.partial").mkdir()
+    out.with_name("ds.zip.partial").joinpath("options.json").write_text("{}")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.png").write_bytes(png_bytes(art(1)))
+    with pytest.raises(WaifuganError, match="different options"):
+        prepare(_cfg(src, out))
+
+
+def test_cli_exit_codes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], assets_dir: Path
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "blank.png").write_bytes(png_bytes(art(1)[:1].repeat(96, axis=0) * 0))
+    out = tmp_path / "ds.zip"
+    common = ["--no-detect", "--upscale", "lanczos", "--no-progress", "--workers", "1"]
+    assert main(["prepare", str(src), "-o", str(out), *common]) == 2
+    assert "nothing usable" in capsys.readouterr().err and not out.exists()
+    assert main(["prepare", str(src), "-o", str(out), "--resolution", "100", *common]) == 2
+    assert "power of two" in capsys.readouterr().err
+    assert main(["prepare", str(tmp_path / "missing"), "-o", str(out), *common]) == 2
+    (src / "good.png").write_bytes(png_bytes(art(2)))
+    assert main(["prepare", str(src), "-o", str(out), "--resolution", "64", *common]) == 0
+    assert "1 images from 2 inputs" in capsys.readouterr().out
+
+
+def test_faces_end_to_end_with_waifu2x(tmp_path: Path, shared_dir: Path, assets_dir: Path) -> None:
+    sprites = shared_dir / "data" / "renpy-demo"
+    cfg = PrepareConfig(
+        sources=(str(sprites / "lucy-happy.png"), str(sprites / "eileen-happy.png")),
+        output=str(tmp_path / "faces.zip"), resolution=256, workers=1, progress=False,
+        margin=0.2,
+    )  # fmt: skip
+    result = prepare(cfg)
+    ds = ImageDataset(result.output)
+    assert len(ds) == 2 and ds.resolution == 256
+    with zipfile.ZipFile(result.output) as archive:
+        rows = [json.loads(line) for line in archive.read("manifest.jsonl").splitlines()]
+    # lucy's 163 px face → 196 px crop: doubled by waifu2x; eileen's 223 px → 268 px: not
+    assert [r["upscale"] for r in rows] == ["waifu2x x2", "none"]
+    assert all(len(r["box"]) == 4 and r["crop"][2] >= max(r["box"][2:]) for r in rows)
