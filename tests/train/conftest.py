@@ -1,0 +1,43 @@
+"""A tiny 16 px dataset and tiny-network flags for fast training tests."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def write_blob_zip(path: Path, count: int = 32, size: int = 16, seed: int = 0) -> Path:
+    """Zip of `count` smooth random colour-blob images (something a GAN can learn)."""
+    rng = np.random.RandomState(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    with zipfile.ZipFile(path, "w") as zf:
+        for i in range(count):
+            cx, cy, r = rng.rand(3) * [1, 1, 0.3] + [0, 0, 0.2]
+            inside = ((xx - cx) ** 2 + (yy - cy) ** 2 < r**2)[..., None]
+            image = np.where(inside, rng.randint(0, 256, 3), rng.randint(0, 256, 3))
+            buf = io.BytesIO()
+            Image.fromarray(image.astype(np.uint8)).save(buf, format="PNG")
+            zf.writestr(f"{i // 1000:05d}/img{i:08d}.png", buf.getvalue())
+        zf.writestr("dataset.json", '{"labels": null}')
+    return path
+
+
+@pytest.fixture(scope="session")
+def blob_zip(tmp_path_factory) -> Path:
+    return write_blob_zip(tmp_path_factory.mktemp("data") / "blobs.zip")
+
+
+def tiny_flags(data: Path, outdir: Path, **overrides) -> dict:
+    """Flags for a tiny 16 px run: 8 images per step, 4 steps per tick."""
+    flags = dict(
+        data=str(data), outdir=str(outdir), preset="cpu32", batch=8, kimg=0.064,
+        tick_kimg=0.032, snap=1, cbase=256, cmax=16, z_dim=16, w_dim=16, map_depth=2,
+        workers=0, device="cpu", seed=1,
+    )  # fmt: skip
+    flags.update(overrides)
+    return flags
