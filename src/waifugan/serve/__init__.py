@@ -1,0 +1,1 @@
+"""The This-Waifu-Does-Not-Exist web page and face API (`waifugan serve`)."""

@@ -1,0 +1,229 @@
+"""The This-Waifu-Does-Not-Exist web app: a page, a face API, and a health check.
+
+Routes:
+    /                       the page (optionally pinned to a face: /?seed=N&psi=X)
+    /api/face?seed&psi&size a face as PNG; same query → same bytes (ETag, Cache-Control)
+    /api/random?psi&size    307 redirect to /api/face with a random seed
+    /healthz                JSON status
+    /static/...             the page's CSS and JavaScript
+
+Every query value is bounded; bad input gets 400 with a JSON `{"error": ...}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+import secrets
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from waifugan.errors import WaifuganError
+from waifugan.networks.generator import Generator
+from waifugan.serve.render import FaceKey, FaceRenderer, OverloadedError
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+SEED_MAX = 2**32 - 1  # np.random.RandomState accepts seeds up to 2**32 - 1
+PSI_MIN, PSI_MAX = -1.0, 1.5  # beyond this the faces are noise; ψ < 0 gives "anti-faces"
+PSI_DECIMALS = 2  # ψ is rounded so 0.7 and 0.70001 share one cached face
+OUTPUT_SIZES = (64, 128, 256, 512, 1024)  # plus the model's own resolution
+FACE_MAX_AGE_S = 24 * 3600  # faces never change for a model; the ETag guards a model swap
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Options of `waifugan serve`."""
+
+    host: str = "127.0.0.1"  # localhost only unless told otherwise
+    port: int = 8000
+    interval_s: float = 15.0  # the page shows a new face this often
+    psi: float = 0.7  # default truncation ψ
+    device: str = "auto"
+    queue_size: int = 16  # faces waiting to be rendered before requests get 503
+    max_batch: int = 8  # faces rendered in one generator call
+    cache_size: int = 512  # rendered faces kept in memory (LRU)
+
+    def __post_init__(self) -> None:
+        if not PSI_MIN <= self.psi <= PSI_MAX:
+            raise WaifuganError(f"--psi {self.psi} is outside [{PSI_MIN}, {PSI_MAX}]")
+        if not 1 <= self.interval_s <= 3600:
+            raise WaifuganError(f"--interval {self.interval_s} s is outside [1, 3600]")
+        if not 0 <= self.port <= 65535:
+            raise WaifuganError(f"--port {self.port} is not a TCP port")
+        for name in ("queue_size", "max_batch"):
+            if getattr(self, name) < 1:
+                raise WaifuganError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.cache_size < 0:
+            raise WaifuganError("--cache-size must be 0 or more")
+
+
+class BadRequestError(ValueError):
+    """A query value out of bounds; becomes a 400 JSON answer."""
+
+
+def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=dict(headers or {}))
+
+
+def parse_seed(text: str | None) -> int | None:
+    """A seed from a query value, None when absent."""
+    if text is None or text == "":
+        return None
+    if not text.isdigit() or len(text) > 10 or int(text) > SEED_MAX:
+        raise BadRequestError(f"seed must be an integer in 0..{SEED_MAX}, got {text[:40]!r}")
+    return int(text)
+
+
+def parse_psi(text: str | None, default: float) -> float:
+    """ψ from a query value (finite, in bounds), rounded to PSI_DECIMALS."""
+    if text is None or text == "":
+        return round(default, PSI_DECIMALS)
+    try:
+        psi = float(text)
+    except ValueError:
+        raise BadRequestError(f"psi must be a number, got {text[:40]!r}") from None
+    if not PSI_MIN <= psi <= PSI_MAX:  # also rejects nan and inf
+        raise BadRequestError(f"psi must be in [{PSI_MIN}, {PSI_MAX}], got {text[:40]!r}")
+    return round(psi, PSI_DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def allowed_sizes(img_resolution: int) -> tuple[int, ...]:
+    """Output sizes a client may ask for."""
+    return tuple(sorted({img_resolution, *OUTPUT_SIZES}))
+
+
+def parse_size(text: str | None, img_resolution: int) -> int:
+    """Output size from a query value; the model's resolution when absent."""
+    if text is None or text == "":
+        return img_resolution
+    sizes = allowed_sizes(img_resolution)
+    if not text.isdigit() or int(text) not in sizes:
+        raise BadRequestError(
+            f"size must be one of {', '.join(map(str, sizes))}, got {text[:40]!r}"
+        )
+    return int(text)
+
+
+def render_page(seed: int, psi: float, pinned: bool, cfg: ServeConfig) -> str:
+    """index.html with the face, ψ and settings filled in (works without JavaScript)."""
+    template = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    values = {
+        "SEED": str(seed),
+        "PSI": f"{psi:.2f}",
+        "PSI_MAX": str(PSI_MAX),
+        "SEED_MAX": str(SEED_MAX),
+        "INTERVAL_S": f"{cfg.interval_s:g}",
+        "PINNED": "true" if pinned else "false",
+        # without JavaScript, a page that is not pinned reloads itself for the next face
+        "NOSCRIPT_REFRESH": ""
+        if pinned
+        else f'<meta http-equiv="refresh" content="{cfg.interval_s:g}; url=/?psi={psi:.2f}">',
+    }
+    for name, value in values.items():
+        escaped = value if name == "NOSCRIPT_REFRESH" else html.escape(value)
+        template = template.replace("{{" + name + "}}", escaped)
+    return template
+
+
+def create_app(G: Generator, cfg: ServeConfig = ServeConfig()) -> FastAPI:
+    """The ASGI app serving faces of G (its renderer is `app.state.renderer`)."""
+    renderer = FaceRenderer(G, cfg.queue_size, cfg.max_batch, cfg.cache_size)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        renderer.close()
+
+    app = FastAPI(title="waifugan", docs_url=None, redoc_url=None, lifespan=lifespan)
+    app.state.renderer = renderer
+    app.state.config = cfg
+    res = G.img_resolution
+
+    @app.exception_handler(BadRequestError)
+    async def bad_request(_: Request, error: BadRequestError) -> JSONResponse:
+        return _error(400, str(error))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        return _error(error.status_code, str(error.detail))
+
+    @app.exception_handler(Exception)
+    async def server_error(_: Request, error: Exception) -> JSONResponse:
+        return _error(500, f"internal error ({type(error).__name__}); see the server log")
+
+    @app.get("/", response_class=HTMLResponse)
+    async def page(request: Request) -> HTMLResponse:
+        query = request.query_params
+        seed = parse_seed(query.get("seed"))
+        psi = parse_psi(query.get("psi"), cfg.psi)
+        pinned = seed is not None
+        body = render_page(secrets.randbelow(2**31) if seed is None else seed, psi, pinned, cfg)
+        return HTMLResponse(body, headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/face")
+    async def face(request: Request) -> Response:
+        query = request.query_params
+        seed = parse_seed(query.get("seed"))
+        if seed is None:
+            raise BadRequestError("seed is required, e.g. /api/face?seed=42")
+        key = FaceKey(
+            seed, parse_psi(query.get("psi"), cfg.psi), parse_size(query.get("size"), res)
+        )
+        try:
+            rendered = await asyncio.wrap_future(renderer.submit(key))
+        except OverloadedError as error:
+            return _error(503, f"busy: {error}; retry shortly", {"Retry-After": "1"})
+        headers = {
+            "ETag": rendered.etag,
+            "Cache-Control": f"public, max-age={FACE_MAX_AGE_S}",
+            "X-Seed": str(key.seed),
+            "X-Psi": f"{key.psi:.2f}",
+        }
+        if request.headers.get("if-none-match") == rendered.etag:
+            return Response(status_code=304, headers=headers)
+        return Response(rendered.png, media_type="image/png", headers=headers)
+
+    @app.get("/api/random")
+    async def random_face(request: Request) -> RedirectResponse:
+        query = request.query_params
+        psi = parse_psi(query.get("psi"), cfg.psi)
+        size = parse_size(query.get("size"), res)
+        seed = secrets.randbelow(SEED_MAX + 1)
+        url = f"/api/face?seed={seed}&psi={psi:.2f}" + (f"&size={size}" if size != res else "")
+        return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        return JSONResponse(
+            {
+                "status": "ok",
+                "img_resolution": res,
+                "queue": renderer.pending,
+                "queue_size": renderer.queue_size,
+                "rendered": renderer.rendered,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+def serve(model: str | os.PathLike[str], cfg: ServeConfig = ServeConfig()) -> None:
+    """Load the model and run the app under uvicorn until interrupted."""
+    import uvicorn
+
+    from waifugan import load
+    from waifugan.metrics.features import resolve_device
+
+    G = load(model, device=resolve_device(cfg.device))
+    app = create_app(G, cfg)
+    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info")

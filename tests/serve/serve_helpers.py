@@ -1,0 +1,60 @@
+"""Test helpers: a tiny generator and a real uvicorn server on a free localhost port."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+import uvicorn
+from fastapi import FastAPI
+
+from waifugan.networks.generator import Generator, GeneratorConfig
+from waifugan.serve.app import ServeConfig, create_app
+
+TINY = GeneratorConfig(
+    img_resolution=16, z_dim=32, w_dim=32, map_depth=2, channel_base=512, channel_max=32
+)
+
+
+def make_tiny_G() -> Generator:
+    """A randomly initialised 16 px generator (fixed seed), eval mode."""
+    torch.manual_seed(0)
+    G = Generator(TINY).eval().requires_grad_(False)
+    with torch.no_grad():  # a non-zero noise strength so noise handling is exercised
+        for name, param in G.named_parameters():
+            if name.endswith("noise_strength"):
+                param.fill_(0.1)
+    return G
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(G: Generator, cfg: ServeConfig) -> Iterator[tuple[str, FastAPI]]:
+    """Serve create_app(G, cfg) on 127.0.0.1:<free port>; yields (base URL, app)."""
+    port = free_port()
+    app = create_app(G, cfg)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start within 20 s")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
