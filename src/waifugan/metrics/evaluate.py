@@ -1,0 +1,153 @@
+"""What `waifugan metrics` runs: a model (or a second dataset) against a dataset, and the log.
+
+Results of a model inside a run directory (a folder holding options.json) are appended to the
+run's metrics.jsonl, one JSON object per evaluation, next to stats.jsonl.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from waifugan.errors import WaifuganError
+from waifugan.metrics.features import InceptionFeatures, resolve_device
+from waifugan.metrics.fid import fid_from_stats
+from waifugan.metrics.kid import kernel_inception_distance
+from waifugan.metrics.registry import (
+    compute_metrics,
+    parse_metric_name,
+    real_face_rate,
+)
+from waifugan.metrics.stats import open_dataset, real_stats
+
+METRICS_JSONL = "metrics.jsonl"
+_CHECKPOINT_KIMG = re.compile(r"checkpoint-(\d+)\.pt$")
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """Options of one `waifugan metrics` evaluation."""
+
+    data: str  # reference dataset (zip or folder)
+    model: str | None = None  # .safetensors, checkpoint or run directory
+    data2: str | None = None  # instead of a model: a second dataset (real vs real)
+    metrics: tuple[str, ...] = ("fid10k", "kid10k", "facerate10k")
+    psi: float = 1.0  # truncation of the generated images; 1 = none (the standard protocol)
+    max_real: int | None = None  # real images per metric; default: the metric's N
+    batch_size: int = 64  # images per Inception batch
+    device: str = "auto"
+    cache_dir: str | None = None  # real statistics cache; default $WAIFUGAN_CACHE/metrics
+    log: bool = True  # append to the run directory's metrics.jsonl
+
+
+@dataclass(frozen=True)
+class MetricsReport:
+    """Results of one evaluation and where they were logged."""
+
+    results: dict[str, float]
+    record: dict[str, Any] = field(default_factory=dict)
+    jsonl_path: Path | None = None
+
+
+def append_metrics_jsonl(path: str | os.PathLike[str], record: dict[str, Any]) -> None:
+    """Append one JSON object as a line (flushed and fsynced: a crash loses at most it)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record, sort_keys=True) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def run_dir_of(model: str | os.PathLike[str]) -> Path | None:
+    """The run directory a model belongs to (it holds options.json), or None."""
+    path = Path(model)
+    folder = path if path.is_dir() else path.parent
+    return folder if (folder / "options.json").is_file() else None
+
+
+def compare_datasets(
+    names: list[str],
+    data: str | os.PathLike[str],
+    data2: str | os.PathLike[str],
+    device: str,
+    *,
+    max_real: int | None = None,
+    batch_size: int = 64,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, float]:
+    """Real vs real: metrics of `data2` against `data`, both at the smaller resolution."""
+    resolution = min(open_dataset(d, None).resolution for d in (data, data2))
+    specs = [parse_metric_name(n) for n in names]
+    extractor = None
+    results: dict[str, float] = {}
+    for spec in specs:
+        n = max_real or spec.num_images
+        if spec.metric == "facerate":
+            results[spec.name] = real_face_rate(data2, n, resolution, cache_dir)
+            results[f"{spec.name}_real"] = real_face_rate(data, n, resolution, cache_dir)
+            continue
+        extractor = extractor or InceptionFeatures(device, batch_size=batch_size)
+        a, b = (
+            real_stats(d, extractor, resolution=resolution, max_real=n, cache_dir=cache_dir)
+            for d in (data, data2)
+        )
+        if spec.metric == "fid":
+            results[spec.name] = fid_from_stats(b, a)
+        else:
+            mean, std = kernel_inception_distance(b.features, a.features)
+            results.update({f"{spec.name}_mean": mean, f"{spec.name}_std": std})
+    return results
+
+
+def run_metrics(cfg: MetricsConfig) -> MetricsReport:
+    """Evaluate cfg.model (or cfg.data2) against cfg.data; log to the run's metrics.jsonl."""
+    if (cfg.model is None) == (cfg.data2 is None):
+        raise WaifuganError("give either a MODEL or --data2 (a second dataset), not both")
+    started = time.time()
+    names = list(cfg.metrics)
+    if cfg.data2 is not None:
+        results = compare_datasets(
+            names, cfg.data, cfg.data2, cfg.device,
+            max_real=cfg.max_real, batch_size=cfg.batch_size, cache_dir=cfg.cache_dir,
+        )  # fmt: skip
+    else:
+        import waifugan
+
+        assert cfg.model is not None
+        device = resolve_device(cfg.device)
+        G = waifugan.load(cfg.model, device)
+        results = compute_metrics(
+            names, G, cfg.data, device, psi=cfg.psi, cache_dir=cfg.cache_dir,
+            max_real=cfg.max_real, batch_size=cfg.batch_size,
+        )  # fmt: skip
+    record: dict[str, Any] = {
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "model": cfg.model,
+        "data": cfg.data,
+        "data2": cfg.data2,
+        "psi": cfg.psi,
+        "max_real": cfg.max_real,
+        "results": results,
+        "total_sec": round(time.time() - started, 1),
+    }
+    kimg = _CHECKPOINT_KIMG.search(cfg.model or "")
+    if kimg:
+        record["kimg"] = int(kimg[1])
+    run_dir = run_dir_of(cfg.model) if cfg.model is not None and cfg.log else None
+    jsonl = run_dir / METRICS_JSONL if run_dir is not None else None
+    if jsonl is not None:
+        append_metrics_jsonl(jsonl, record)
+    return MetricsReport(results, record, jsonl)
+
+
+def format_table(results: dict[str, float]) -> str:
+    """Results as a two-column Markdown table."""
+    lines = ["| metric | value |", "| --- | --- |"]
+    lines += [f"| {name} | {value:.6g} |" for name, value in results.items()]
+    return "\n".join(lines)
