@@ -27,3 +27,11 @@ def assets_dir(shared_dir: Path) -> Path:
         pytest.skip(f"assets folder not found at {path}")
     os.environ["WAIFUGAN_ASSETS"] = str(path)
     return path
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One intra-op thread: tiny networks gain nothing from more, and deterministic results
+    should not depend on how busy the machine is (OpenMP threads thrash when oversubscribed)."""
+    import torch
+
+    torch.set_num_threads(1)
