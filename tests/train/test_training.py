@@ -108,7 +108,9 @@ def test_export_load_generate_matches_the_checkpoint_g_ema(blob_zip, tmp_path):
     seeds = [0, 7, 123]
     expected = G_ckpt.sample(seeds, psi=0.7)
     np.testing.assert_array_equal(waifugan.load(model).sample(seeds, psi=0.7), expected)
-    np.testing.assert_array_equal(waifugan.load(run_dir / "checkpoint-000000.pt").sample(seeds), expected)
+    np.testing.assert_array_equal(
+        waifugan.load(run_dir / "checkpoint-000000.pt").sample(seeds), expected
+    )
 
 
 def test_transfer_learning_starts_from_the_weights_with_counters_at_zero(blob_zip, tmp_path):
