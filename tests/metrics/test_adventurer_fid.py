@@ -56,12 +56,14 @@ def _cached_features(images: np.ndarray, extractor: InceptionFeatures, folder: P
 
 
 def test_fid_halves_small_and_far_below_blurred(
-    shared_dir: Path, assets_dir: Path, pytestconfig: pytest.Config
+    shared_dir: Path, assets_dir: Path, pytestconfig: pytest.Config, tmp_path: Path
 ) -> None:
     data = shared_dir / "data" / "adventurer-train-128.zip"
     if not data.is_file():
         pytest.skip(f"{data} not found")
-    cache = Path(pytestconfig.cache.mkdir("waifugan-metrics"))  # type: ignore[union-attr]
+    # pytest's cache folder when the cache plugin is on (`-p no:cacheprovider` turns it off).
+    plugin_cache = getattr(pytestconfig, "cache", None)
+    cache = Path(plugin_cache.mkdir("waifugan-metrics")) if plugin_cache else tmp_path
     extractor = InceptionFeatures("cpu", batch_size=50)
     both = real_stats(data, extractor, resolution=RESOLUTION, max_real=2 * HALF, cache_dir=cache)
     # select_indices draws a random subset then sorts it: the halves are disjoint and both random.

@@ -60,9 +60,9 @@ def test_png_round_trip_gives_identical_features(
 
 
 def test_features_do_not_depend_on_batching(inception: InceptionFeatures) -> None:
-    images = np.random.RandomState(0).randint(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    images = np.random.RandomState(0).randint(0, 256, (3, 32, 32, 3), dtype=np.uint8)
     batched = inception(images)
-    single = np.concatenate([inception(images[i : i + 1]) for i in range(5)])
+    single = np.concatenate([inception(images[i : i + 1]) for i in range(3)])
     np.testing.assert_allclose(batched, single, rtol=1e-4, atol=1e-4)
 
 

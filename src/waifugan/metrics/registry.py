@@ -129,8 +129,11 @@ def real_face_rate(
         return float(json.loads(path.read_text())["face_rate"])
     dataset = open_dataset(data, resolution)
     indices = select_indices(len(dataset), num_images, seed)
-    batches = iter_dataset_batches(dataset, indices, 64, resolution)
-    rate = anime_face_rate(tqdm(batches, desc="real faces", unit="batch", leave=False))
+    batch_size = 64
+    batches = iter_dataset_batches(dataset, indices, batch_size, resolution)
+    num_batches = -(-len(indices) // batch_size)
+    progress = tqdm(batches, total=num_batches, desc="real faces", unit="batch", leave=False)
+    rate = anime_face_rate(progress)
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"face_rate": rate, "options": options}))
     return rate
