@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-os.environ.setdefault("WAIFUGAN_ASSETS", str(REPO.parent / "shared" / "assets"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import SHARED, median_seconds, table  # noqa: E402
+
+os.environ.setdefault("WAIFUGAN_ASSETS", str(SHARED / "assets"))
 
 from waifugan.metrics.face_rate import anime_face_rate  # noqa: E402
 from waifugan.metrics.features import InceptionFeatures  # noqa: E402
@@ -39,17 +39,6 @@ from waifugan.networks.generator import Generator, GeneratorConfig  # noqa: E402
 CPU64 = GeneratorConfig(
     img_resolution=64, z_dim=128, w_dim=128, map_depth=2, channel_base=4096, channel_max=128
 )
-
-
-def median_sec(fn: Callable[[], object], runs: int) -> float:
-    """Median wall time of `runs` calls, after one untimed warm-up call."""
-    fn()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def synthetic_features(num: int, dim: int, seed: int) -> np.ndarray:
@@ -70,7 +59,7 @@ def measure(quick: bool) -> list[tuple[str, float, str, str]]:
     rates = {}
     for batch in batches:
         images = rng.randint(0, 256, (batch, 64, 64, 3), dtype=np.uint8)
-        rates[batch] = batch / median_sec(lambda: extractor(images), runs)  # noqa: B023
+        rates[batch] = batch / median_seconds(lambda: extractor(images), runs)  # noqa: B023
         ratio = f"{rates[batch] / rates[batches[0]]:.2f}x batch {batches[0]}"
         rows.append((f"Inception, 64 px input, batch {batch}", rates[batch], "img/s", ratio))
     inception_rate = max(rates.values())
@@ -79,20 +68,20 @@ def measure(quick: bool) -> list[tuple[str, float, str, str]]:
     G = Generator(CPU64).eval()
     num_gen = 16 if quick else 256
     seeds = list(range(num_gen))
-    gen_rate = num_gen / median_sec(lambda: G.sample(seeds, psi=1.0, batch_size=64), runs)
+    gen_rate = num_gen / median_seconds(lambda: G.sample(seeds, psi=1.0, batch_size=64), runs)
     rows.append(("generator cpu64, G.sample 64 px", gen_rate, "img/s", ""))
 
     faces = G.sample(list(range(16 if quick else 200)), psi=1.0)
-    face_rate = len(faces) / median_sec(lambda: anime_face_rate([faces]), runs)
+    face_rate = len(faces) / median_seconds(lambda: anime_face_rate([faces]), runs)
     rows.append(("anime face detection, 64 px (upsampled to 256)", face_rate, "img/s", ""))
 
     a = FeatureStats.from_features(synthetic_features(2 * dim, dim, 1))
     b = FeatureStats.from_features(synthetic_features(2 * dim, dim, 2))
-    sqrtm_sec = median_sec(lambda: fid_from_stats(a, b), 1 if quick else 2)
+    sqrtm_sec = median_seconds(lambda: fid_from_stats(a, b), 1 if quick else 2, warmup=0)
     rows.append((f"Fréchet distance, {dim} features (sqrtm)", sqrtm_sec, "s", ""))
     subsets, size = (10, 100) if quick else (100, 1000)
-    kid_sec = median_sec(
-        lambda: kernel_inception_distance(a.features, b.features, subsets, size), 1
+    kid_sec = median_seconds(
+        lambda: kernel_inception_distance(a.features, b.features, subsets, size), 1, warmup=0
     )
     rows.append((f"KID, {subsets} subsets x {min(size, 2 * dim)}", kid_sec, "s", ""))
 
@@ -134,10 +123,10 @@ def main() -> int:
         rows = measure_fid(args.measure_fid, args.data)
     else:
         rows = measure(args.quick)
-    print("| what | median | unit | ratio |")
-    print("| --- | ---: | --- | --- |")
-    for what, value, unit, ratio in rows:
-        print(f"| {what} | {value:.3g} | {unit} | {ratio} |")
+    cells: list[list[object]] = [
+        [what, f"{value:.3g}", unit, ratio] for what, value, unit, ratio in rows
+    ]
+    print(table(["what", "median", "unit", "ratio"], cells))
     return 0
 
 

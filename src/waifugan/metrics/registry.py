@@ -23,7 +23,12 @@ from tqdm import tqdm
 
 from waifugan.assets import cache_dir as assets_cache_dir
 from waifugan.errors import WaifuganError
-from waifugan.metrics.face_rate import anime_face_rate, count_faces
+from waifugan.metrics.face_rate import (
+    DETECT_SIDE_PX,
+    MIN_FACE_FRACTION,
+    anime_face_rate,
+    count_faces,
+)
 from waifugan.metrics.features import FeatureExtractor, InceptionFeatures
 from waifugan.metrics.fid import fid_from_stats
 from waifugan.metrics.kid import kernel_inception_distance
@@ -121,7 +126,8 @@ def real_face_rate(
     seed: int = 0,
 ) -> float:
     """Face rate of a seeded subset of a dataset (the reference for a model's), cached."""
-    options = [dataset_fingerprint(data), num_images, resolution, seed, "facerate-v1"]
+    detection = ["facerate-v1", DETECT_SIDE_PX, MIN_FACE_FRACTION]
+    options = [dataset_fingerprint(data), num_images, resolution, seed, *detection]
     key = hashlib.sha256(json.dumps(options).encode()).hexdigest()[:24]
     folder = Path(cache_dir) if cache_dir is not None else assets_cache_dir() / "metrics"
     path = folder / f"facerate-{Path(data).stem}-{key}.json"
