@@ -103,6 +103,12 @@ def register(subparsers: Any) -> None:
         help="drop exact and near duplicates (first kept)",
     )
     g.add_argument("--dedup-distance", type=int, default=d.dedup_distance, help="pHash bits")
+    g.add_argument(
+        "--dedup-diff-max",
+        type=float,
+        default=d.dedup_diff_max,
+        help="confirm pHash matches: p99 pixel difference of 16x16 thumbnails",
+    )
     g = p.add_argument_group("upscale and resize")
     g.add_argument("--upscale", choices=UPSCALERS, default=d.upscale, help="small crops")
     g.add_argument("--waifu2x-weights", default=None, help="UpConv7 .npz (default: the asset)")

@@ -57,6 +57,7 @@ class PrepareConfig:
     # dedup
     dedup: bool = True
     dedup_distance: int = 4  # bits of the 64-bit pHash
+    dedup_diff_max: float = 24.0  # confirm on 16x16 thumbnails (dedup.py); 255: pHash only
     # upscale / resize
     upscale: str = "waifu2x"
     waifu2x_weights: str | None = None  # explicit .npz path, else the asset
@@ -128,6 +129,7 @@ def validate(cfg: PrepareConfig) -> None:
         "so the crop still contains the face",
     )
     _check(0 <= cfg.dedup_distance <= 32, f"--dedup-distance {cfg.dedup_distance}: 0..32")
+    _check(cfg.dedup_diff_max >= 0, f"--dedup-diff-max {cfg.dedup_diff_max}: must be >= 0")
     _check(cfg.augment >= 0, f"--augment {cfg.augment}: must be >= 0")
     _check(1 <= cfg.quality <= 100, f"--quality {cfg.quality}: must be 1..100")
     _check(0 <= cfg.png_compress_level <= 9, "--png-compress-level: must be 0..9")

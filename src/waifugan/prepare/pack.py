@@ -129,7 +129,8 @@ def iter_samples(work: WorkDir) -> Iterator[tuple[dict[str, Any], dict[str, Any]
 
 def manifest_row(record: dict[str, Any], sample: dict[str, Any]) -> dict[str, Any]:
     """One manifest.jsonl line: where an output came from and what was done to it."""
-    row = {k: v for k, v in sample.items() if k not in ("offset",)}
+    # offset and thumb are journal-only; pixel_sha256 repeats what phash and sha256 tell
+    row = {k: v for k, v in sample.items() if k not in ("offset", "thumb", "pixel_sha256")}
     row["source"] = record["key"]
     row["source_sha256"] = record.get("file_sha256")
     row["source_size"] = [record["info"].get("width"), record["info"].get("height")]

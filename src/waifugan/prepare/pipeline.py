@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import itertools
 import multiprocessing
-import os
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -70,10 +69,12 @@ _WORKER: Worker | None = None
 def _init_worker(cfg: PrepareConfig) -> None:
     global _WORKER
     import cv2
-    import torch
 
-    torch.set_num_threads(1)  # one image per core: no oversubscription
-    cv2.setNumThreads(1)
+    cv2.setNumThreads(1)  # one image per core: no oversubscription
+    if cfg.upscale == "waifu2x":
+        import torch
+
+        torch.set_num_threads(1)
     _WORKER = Worker(cfg)
 
 
@@ -91,14 +92,16 @@ def _run_one(worker: Worker, entry: Item | Reject) -> ItemResult:
 def run_ordered(entries: Iterator[Item | Reject], cfg: PrepareConfig) -> Iterator[ItemResult]:
     """Process entries on cfg.workers processes; results come back in input order, with a
     bounded number of batches in flight (bounded memory for any input size)."""
-    batch_size = 1 if cfg.detect else 16  # face detection makes one image a batch's worth
+    batch_size = 1 if cfg.detect else 32  # face detection makes one image a batch's worth
     if cfg.workers == 1:
         worker = Worker(cfg)
         for entry in entries:
             yield _run_one(worker, entry)
         return
-    # fork: workers start in milliseconds and inherit the imported modules
-    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    # spawn, not fork: a forked child inherits OpenCV's thread pool state and can deadlock
+    # when the parent ran a detection before (measured: it hangs); workers import no torch
+    # unless they run waifu2x, so starting them costs well under a second.
+    context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(cfg.workers, context, _init_worker, (cfg,))
     pending: deque[Future[list[ItemResult]]] = deque()
     limit = cfg.workers * INFLIGHT_BATCHES_PER_WORKER
@@ -125,7 +128,7 @@ class Writer:
         self.work = work
         self.report = report
         self.ext = "png" if cfg.format == "png" else "jpg"
-        self.index = NearDuplicateIndex(cfg.dedup_distance)
+        self.index = NearDuplicateIndex(cfg.dedup_distance, cfg.dedup_diff_max)
         self.by_pixels: dict[str, str] = {}  # pixel sha256 → "name (source)" kept
         self.kept: list[str] = []  # index position → "name (source)"
         self.next_index = 0
@@ -141,22 +144,23 @@ class Writer:
                     self._keep(
                         sample["pixel_sha256"],
                         int(sample["phash"], 16),
+                        base64.b64decode(sample["thumb"]),
                         sample["name"],
                         record["key"],
                     )
             self.report.add_record(record)
 
-    def _keep(self, pixel_sha: str, value: int, name: str, source: str) -> None:
+    def _keep(self, pixel_sha: str, value: int, thumbnail: bytes, name: str, source: str) -> None:
         self.by_pixels[pixel_sha] = f"{name} ({source})"
-        self.index.add(value)
+        self.index.add(value, thumbnail)
         self.kept.append(f"{name} ({source})")
 
-    def _duplicate_of(self, pixel_sha: str, value: int) -> str | None:
+    def _duplicate_of(self, pixel_sha: str, value: int, thumbnail: bytes) -> str | None:
         if not self.cfg.dedup:
             return None
         if pixel_sha in self.by_pixels:
             return f"exact duplicate of {self.by_pixels[pixel_sha]}"
-        hit = self.index.match(value)
+        hit = self.index.match(value, thumbnail)
         if hit is not None:
             return f"near duplicate of {self.kept[hit[0]]}, pHash distance {hit[1]}"
         return None
@@ -175,14 +179,14 @@ class Writer:
             "seconds": {k: round(v, 6) for k, v in result.seconds.items()},
         }
         for sample in result.samples:
-            duplicate = self._duplicate_of(sample.pixel_sha256, sample.phash)
+            duplicate = self._duplicate_of(sample.pixel_sha256, sample.phash, sample.thumb)
             if duplicate is not None:
                 record["rejects"].append(
                     {"stage": "dedup", "reason": duplicate, "face": sample.face}
                 )
                 continue
             name = self._name()
-            self._keep(sample.pixel_sha256, sample.phash, name, result.key)
+            self._keep(sample.pixel_sha256, sample.phash, sample.thumb, name, result.key)
             base = {
                 "face": sample.face,
                 "box": sample.box,
@@ -191,6 +195,7 @@ class Writer:
                 "upscale": self._upscale_label(sample.upscale_doublings),
                 "phash": f"{sample.phash:016x}",
                 "pixel_sha256": sample.pixel_sha256,
+                "thumb": base64.b64encode(sample.thumb).decode(),
             }
             record["samples"].append(self._blob(name, sample.data, base, augment=None))
             for data, params in sample.copies:
@@ -286,7 +291,8 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
             for result in run_ordered(tracked(), cfg):
                 writer.add(result, metas.pop(result.key, None))
                 bar.update(1)
-                bar.set_postfix(written=writer.next_index, rejected=report.rejected, refresh=False)
+                if bar.n % 64 == 0:  # the postfix costs more than the bar
+                    bar.set_postfix(written=writer.next_index, rejected=report.rejected)
     finally:
         work.close()
     report.seconds_wall = time.perf_counter() - started

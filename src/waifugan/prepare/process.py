@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -19,12 +19,15 @@ from waifugan.prepare.augment import augment, augment_rng
 from waifugan.prepare.config import PrepareConfig
 from waifugan.prepare.decode import DecodeError, decode
 from waifugan.prepare.dedup import content_hash, phash
+from waifugan.prepare.dedup import thumb as dedup_thumb
 from waifugan.prepare.faces import FaceDetector, center_square, face_crop, read_crop
 from waifugan.prepare.filters import filter_reason, image_stats
 from waifugan.prepare.resize import fit_square, resize_square
 from waifugan.prepare.sources import Item, ItemReader
 from waifugan.prepare.upscale import upscale_to
-from waifugan.prepare.waifu2x import UpConv7, load_upconv7, pick_device
+
+if TYPE_CHECKING:  # torch is imported only by workers that run waifu2x
+    from waifugan.prepare.waifu2x import UpConv7
 
 THUMB_PX = 64  # side of the thumbnails kept for the rejects contact sheet
 
@@ -39,6 +42,7 @@ class Sample:
     data: bytes  # encoded PNG/JPEG
     pixel_sha256: str  # of the final pixels: exact duplicates
     phash: int
+    thumb: bytes  # 16x16 RGB, confirms pHash matches
     stats: dict[str, float]
     upscale_doublings: int
     copies: list[tuple[bytes, dict[str, Any]]] = field(default_factory=list)  # augmented
@@ -65,7 +69,7 @@ class Worker:
         self.reader = ItemReader()
         self._detector: FaceDetector | None = None
         self._net: UpConv7 | None = None
-        self.device = pick_device(cfg.device)
+        self.device = "cpu"
 
     @property
     def detector(self) -> FaceDetector:
@@ -83,7 +87,10 @@ class Worker:
         if self.cfg.upscale != "waifu2x":
             return None
         if self._net is None:
+            from waifugan.prepare.waifu2x import load_upconv7, pick_device
+
             self._net = load_upconv7(self.cfg.waifu2x_weights, self.cfg.waifu2x_model)
+            self.device = pick_device(self.cfg.device)
         return self._net
 
     def process(self, item: Item) -> ItemResult:
@@ -197,6 +204,7 @@ class Worker:
                 data=b"",
                 pixel_sha256=hashlib.sha256(final.tobytes()).hexdigest(),
                 phash=phash(final),
+                thumb=dedup_thumb(final),
                 stats=stats,
                 upscale_doublings=doublings,
             )

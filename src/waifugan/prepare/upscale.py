@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from waifugan.prepare.waifu2x import UpConv7, upscale2x
+if TYPE_CHECKING:  # torch is imported only when waifu2x runs
+    from waifugan.prepare.waifu2x import UpConv7
 
 MAX_DOUBLINGS = 3  # ×8 at most: beyond that waifu2x invents more than it restores
 
@@ -22,6 +25,8 @@ def upscale_to(
     the image is returned as is and the resize stage does the rest.
     """
     doublings = 0
+    if net is not None:
+        from waifugan.prepare.waifu2x import upscale2x
     while net is not None and min(rgb.shape[:2]) < target_px and doublings < MAX_DOUBLINGS:
         rgb = upscale2x(net, rgb, tile_px=tile_px, device=device)
         doublings += 1
