@@ -58,9 +58,24 @@ def make_loop(data: Path, workdir: Path) -> TrainingLoop:
     return TrainingLoop(opts, workdir, ImageDataset(data), torch.device("cpu"))
 
 
+class _GlobalOnly:
+    """Stand-in for FlopCounterMode's module tracker, whose hooks break autograd.grad on
+    leaf tensors (the R1 penalty); we only need the global total."""
+
+    parents = frozenset({"Global"})
+
+    def __enter__(self) -> _GlobalOnly:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+
 def cycle_flops(loop: TrainingLoop) -> float:
     """FLOPs of one full regularization cycle of steps."""
-    with FlopCounterMode(display=False) as counter:
+    counter = FlopCounterMode(display=False)
+    counter.mod_tracker = _GlobalOnly()  # type: ignore[assignment]
+    with counter:
         for _ in range(CYCLE):
             loop.step()
     return float(counter.get_total_flops())

@@ -103,9 +103,9 @@ def modulated_conv2d(
     Implementation choice: instead of building one weight per sample and running a grouped
     conv (NVlabs' fused_modconv), we scale the input activations by the styles, run one
     ordinary batched conv with the shared weight, and scale the output by the demodulation
-    coefficients. It is mathematically identical, and on this 2-core AVX2 CPU the batched path
-    ran a cpu64 G forward+backward 2.4x faster than the grouped one (benchmarks/RESULTS.md):
-    MKL-DNN/cuDNN have their fastest kernels for plain batched convs.
+    coefficients. It is mathematically identical, works unchanged under autocast FP16 and
+    channels_last, and is what NVlabs also trains with. Measured speeds of both paths on this
+    CPU are in benchmarks/RESULTS.md (bench_train.py, "modulated conv" table).
     """
     x = x * styles.to(x.dtype).reshape(*styles.shape, 1, 1)
     if up:

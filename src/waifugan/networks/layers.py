@@ -35,25 +35,16 @@ def bias_act(
 
 
 def fir_filter(x: torch.Tensor, pad: tuple[int, int]) -> torch.Tensor:
-    """Zero-pad [N, C, H, W] by pad=(before, after) on both axes, then apply the 4-tap FIR.
+    """Zero-pad [N, C, H, W] by pad=(before, after) on both axes, then apply the 4x4 FIR.
 
-    Separable slice sums are much faster on CPU than a depthwise 4x4 convolution.
+    A depthwise conv: forward+backward measured 3x faster on CPU than separable slice sums
+    (44 ms vs 132 ms for [16, 64, 65, 65]), whose backward allocates a zero tensor per slice.
     """
+    channels = x.shape[1]
+    taps = torch.tensor(_FIR, dtype=x.dtype, device=x.device)
+    kernel = (taps[:, None] * taps[None, :]).expand(channels, 1, 4, 4)
     x = F.pad(x, (pad[0], pad[1], pad[0], pad[1]))
-    h = x.shape[2] - 3
-    x = (
-        _FIR[0] * x[:, :, 0:h]
-        + _FIR[1] * x[:, :, 1 : h + 1]
-        + _FIR[2] * x[:, :, 2 : h + 2]
-        + _FIR[3] * x[:, :, 3 : h + 3]
-    )
-    w = x.shape[3] - 3
-    return (
-        _FIR[0] * x[..., 0:w]
-        + _FIR[1] * x[..., 1 : w + 1]
-        + _FIR[2] * x[..., 2 : w + 2]
-        + _FIR[3] * x[..., 3 : w + 3]
-    )
+    return F.conv2d(x, kernel, groups=channels)
 
 
 def upsample2d(x: torch.Tensor) -> torch.Tensor:
