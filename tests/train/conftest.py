@@ -37,7 +37,7 @@ def tiny_flags(data: Path, outdir: Path, **overrides) -> dict:
     flags = dict(
         data=str(data), outdir=str(outdir), preset="cpu32", batch=8, kimg=0.064,
         tick_kimg=0.032, snap=1, cbase=256, cmax=16, z_dim=16, w_dim=16, map_depth=2,
-        workers=0, device="cpu", seed=1,
+        workers=0, device="cpu", seed=1, pl_weight=2.0, style_mixing=0.9,
     )  # fmt: skip
     flags.update(overrides)
     return flags

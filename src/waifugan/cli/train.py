@@ -23,6 +23,8 @@ _FLAGS: list[tuple[str, str, type, str]] = [
     ("--z-dim", "z_dim", int, "latent z size"),
     ("--w-dim", "w_dim", int, "latent w size"),
     ("--ema-kimg", "ema_kimg", float, "G_ema half-life in kimg"),
+    ("--pl-weight", "pl_weight", float, "path-length regularization weight (0 = off)"),
+    ("--style-mixing", "style_mixing", float, "style-mixing probability"),
     ("--fp16-res", "num_fp16_res", int, "highest N resolutions in FP16 on CUDA"),
     ("--seed", "seed", int, "random seed"),
     ("--workers", "workers", int, "data loader worker processes"),
