@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import time
+import zipfile
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from tests.prepare.fixtures import art
-from waifugan.prepare.dedup import NearDuplicateIndex, near_duplicates, phash
+from waifugan.prepare.dedup import NearDuplicateIndex, near_duplicates, phash, thumb
 from waifugan.prepare.filters import filter_reason, image_stats
 
 THRESHOLDS = {"blank_std_max": 4.0, "gray_chroma_max": 6.0, "mono_spread_max": 0.015}
@@ -81,3 +84,17 @@ def test_phash_sees_near_duplicates() -> None:
     index.add(phash(img))
     assert index.match(phash(brighter)) is not None
     assert index.match(phash(art(4))) is None
+
+
+def test_thumbnail_check_keeps_distinct_faces_phash_cannot_tell(shared_dir: Path) -> None:
+    with zipfile.ZipFile(shared_dir / "data" / "adventurer-train-128.zip") as archive:
+        a, b = (
+            np.asarray(Image.open(io.BytesIO(archive.read(f"train-{n:06d}.png"))).convert("RGB"))
+            for n in (3, 27)
+        )  # two different faces (other hair, background) 2 pHash bits apart
+    assert bin(phash(a) ^ phash(b)).count("1") <= 4
+    index = NearDuplicateIndex(4, max_diff=24.0)
+    index.add(phash(a), thumb(a))
+    assert index.match(phash(b), thumb(b)) is None
+    brighter = np.clip(a.astype(int) + 5, 0, 255).astype(np.uint8)
+    assert index.match(phash(brighter), thumb(brighter)) is not None

@@ -101,6 +101,8 @@ def test_resume_gives_identical_dataset(
         f.write('{"key": "torn')  # a torn last line
     with open(partial / "samples.bin", "ab") as f:
         f.write(b"unjournaled bytes")
+    with open(partial / "thumbs.bin", "ab") as f:
+        f.write(b"unjournaled thumbnail")
     monkeypatch.setattr(pipeline.Writer, "add", real_add)
     resumed = prepare(_cfg(folder, out, workers=1))
     assert out.read_bytes() == reference.output.read_bytes()

@@ -15,7 +15,11 @@ BORDER_MODES = ("clamp", "replicate", "reflect", "constant")
 FIT_MODES = ("center-crop", "pad", "stretch")
 FORMATS = ("png", "jpg")
 RATINGS = ("g", "s", "q", "e")
-WAIFU2X_MODELS = ("scale", "noise1")
+WAIFU2X_WEIGHTS_ASSET = {
+    "scale": "waifu2x/upconv7-anime-scale2x.npz",
+    "noise1": "waifu2x/upconv7-anime-noise1-scale2x.npz",
+}
+WAIFU2X_MODELS = tuple(WAIFU2X_WEIGHTS_ASSET)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ an atomic zip (images stored, NVlabs layout) or folder with dataset.json and man
 While running, `<output>.partial/` holds:
   options.json   the options that shape the dataset (a resume with others is refused)
   samples.bin    encoded images, appended
+  thumbs.bin     the dedup thumbnail of every kept image (fixed size), appended
   journal.jsonl  one line per input, in input order, written after its images are in
                  samples.bin; a torn last line or trailing blob bytes are dropped on resume
 Only the final os.replace makes `<output>` appear, so a crash never leaves a dataset that
@@ -38,6 +39,7 @@ class WorkDir:
         self.path = output.with_name(output.name + ".partial")
         self.journal_path = self.path / "journal.jsonl"
         self.blob_path = self.path / "samples.bin"
+        self.thumbs_path = self.path / "thumbs.bin"
         self.path.mkdir(parents=True, exist_ok=True)
         options = self.path / "options.json"
         if options.exists():
@@ -50,6 +52,7 @@ class WorkDir:
             options.write_text(fingerprint)
         self._journal: Any = None
         self._blob: BinaryIO | None = None
+        self._thumbs: BinaryIO | None = None
 
     def recover(self) -> list[dict[str, Any]]:
         """Records of the inputs finished by an earlier run; trims torn writes."""
@@ -72,10 +75,21 @@ class WorkDir:
             f.truncate(blob_end)
         return records
 
+    def read_thumbs(self, count: int, size: int) -> list[bytes]:
+        """The first `count` thumbnails of `size` bytes; later (unjournaled) ones are cut."""
+        with open(self.thumbs_path, "a+b") as f:
+            f.truncate(count * size)
+            f.seek(0)
+            data = f.read()
+        if len(data) != count * size:
+            raise WaifuganError(f"{self.thumbs_path}: shorter than its journal; delete {self.path}")
+        return [data[i * size : (i + 1) * size] for i in range(count)]
+
     def open(self) -> None:
         """Open journal and blob for appending."""
         self._journal = open(self.journal_path, "a", encoding="utf-8")  # noqa: SIM115
         self._blob = open(self.blob_path, "ab")  # noqa: SIM115
+        self._thumbs = open(self.thumbs_path, "ab")  # noqa: SIM115
 
     def append_blob(self, data: bytes) -> int:
         """Append encoded image bytes; returns their offset."""
@@ -84,21 +98,27 @@ class WorkDir:
         self._blob.write(data)
         return offset
 
+    def append_thumb(self, data: bytes) -> None:
+        """Append a kept image's dedup thumbnail."""
+        assert self._thumbs is not None
+        self._thumbs.write(data)
+
     def append_record(self, record: dict[str, Any]) -> None:
         """Journal one finished input (after its samples are in the blob)."""
-        assert self._blob is not None and self._journal is not None
+        assert self._blob is not None and self._journal is not None and self._thumbs is not None
         self._blob.flush()
+        self._thumbs.flush()
         self._journal.write(json.dumps(record, sort_keys=True) + "\n")
         self._journal.flush()
 
     def close(self) -> None:
         """Flush to disk and close."""
-        for handle in (self._blob, self._journal):
+        for handle in (self._blob, self._thumbs, self._journal):
             if handle is not None:
                 handle.flush()
                 os.fsync(handle.fileno())
                 handle.close()
-        self._blob = self._journal = None
+        self._blob = self._thumbs = self._journal = None
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Stream the journal's records."""
@@ -129,8 +149,8 @@ def iter_samples(work: WorkDir) -> Iterator[tuple[dict[str, Any], dict[str, Any]
 
 def manifest_row(record: dict[str, Any], sample: dict[str, Any]) -> dict[str, Any]:
     """One manifest.jsonl line: where an output came from and what was done to it."""
-    # offset and thumb are journal-only; pixel_sha256 repeats what phash and sha256 tell
-    row = {k: v for k, v in sample.items() if k not in ("offset", "thumb", "pixel_sha256")}
+    # offset is journal-only; pixel_sha256 is a dedup detail (phash and source_sha256 stay)
+    row = {k: v for k, v in sample.items() if k not in ("offset", "pixel_sha256")}
     row["source"] = record["key"]
     row["source_sha256"] = record.get("file_sha256")
     row["source_size"] = [record["info"].get("width"), record["info"].get("height")]

@@ -20,9 +20,10 @@ from typing import Any
 
 from tqdm import tqdm
 
+from waifugan.assets import asset_path
 from waifugan.errors import WaifuganError
-from waifugan.prepare.config import PrepareConfig
-from waifugan.prepare.dedup import NearDuplicateIndex
+from waifugan.prepare.config import WAIFU2X_WEIGHTS_ASSET, PrepareConfig
+from waifugan.prepare.dedup import THUMB_BYTES, NearDuplicateIndex
 from waifugan.prepare.metadata import Selection, iter_selected_items
 from waifugan.prepare.pack import WorkDir, pack, sample_name
 from waifugan.prepare.process import ItemResult, Worker
@@ -71,11 +72,7 @@ def _init_worker(cfg: PrepareConfig) -> None:
     import cv2
 
     cv2.setNumThreads(1)  # one image per core: no oversubscription
-    if cfg.upscale == "waifu2x":
-        import torch
-
-        torch.set_num_threads(1)
-    _WORKER = Worker(cfg)
+    _WORKER = Worker(cfg, torch_threads=1)
 
 
 def _run_batch(batch: list[Item | Reject]) -> list[ItemResult]:
@@ -136,18 +133,19 @@ class Writer:
 
     def restore(self, records: list[dict[str, Any]]) -> None:
         """Rebuild the dedup state and counts from an interrupted run's journal."""
+        kept = [
+            (record["key"], sample)
+            for record in records
+            for sample in record["samples"]
+            if sample.get("augment") is None
+        ]
+        thumbs = self.work.read_thumbs(len(kept), THUMB_BYTES)
+        for (key, sample), thumbnail in zip(kept, thumbs, strict=True):
+            value = int(sample["phash"], 16)
+            self._keep(sample["pixel_sha256"], value, thumbnail, sample["name"], key)
         for record in records:
             self.done.add(record["key"])
-            for sample in record["samples"]:
-                self.next_index += 1
-                if sample.get("augment") is None:
-                    self._keep(
-                        sample["pixel_sha256"],
-                        int(sample["phash"], 16),
-                        base64.b64decode(sample["thumb"]),
-                        sample["name"],
-                        record["key"],
-                    )
+            self.next_index += len(record["samples"])
             self.report.add_record(record)
 
     def _keep(self, pixel_sha: str, value: int, thumbnail: bytes, name: str, source: str) -> None:
@@ -187,6 +185,7 @@ class Writer:
                 continue
             name = self._name()
             self._keep(sample.pixel_sha256, sample.phash, sample.thumb, name, result.key)
+            self.work.append_thumb(sample.thumb)
             base = {
                 "face": sample.face,
                 "box": sample.box,
@@ -195,7 +194,6 @@ class Writer:
                 "upscale": self._upscale_label(sample.upscale_doublings),
                 "phash": f"{sample.phash:016x}",
                 "pixel_sha256": sample.pixel_sha256,
-                "thumb": base64.b64encode(sample.thumb).decode(),
             }
             record["samples"].append(self._blob(name, sample.data, base, augment=None))
             for data, params in sample.copies:
@@ -241,8 +239,8 @@ def _preflight(cfg: PrepareConfig) -> None:
     worker = Worker(cfg)
     if cfg.detect:
         _ = worker.detector
-    if cfg.upscale == "waifu2x":
-        _ = worker.net
+    if cfg.upscale == "waifu2x":  # the weights' checksum, without importing torch here
+        asset_path(WAIFU2X_WEIGHTS_ASSET[cfg.waifu2x_model], cfg.waifu2x_weights)
 
 
 def report_dir_for(cfg: PrepareConfig) -> Path:

@@ -64,8 +64,9 @@ class ItemResult:
 class Worker:
     """Per-process state: the reader, the face detector and waifu2x, built on first use."""
 
-    def __init__(self, cfg: PrepareConfig) -> None:
+    def __init__(self, cfg: PrepareConfig, torch_threads: int | None = None) -> None:
         self.cfg = cfg
+        self.torch_threads = torch_threads  # 1 in pool workers: one image per core
         self.reader = ItemReader()
         self._detector: FaceDetector | None = None
         self._net: UpConv7 | None = None
@@ -87,7 +88,12 @@ class Worker:
         if self.cfg.upscale != "waifu2x":
             return None
         if self._net is None:
+            import torch
+
             from waifugan.prepare.waifu2x import load_upconv7, pick_device
+
+            if self.torch_threads is not None:
+                torch.set_num_threads(self.torch_threads)
 
             self._net = load_upconv7(self.cfg.waifu2x_weights, self.cfg.waifu2x_model)
             self.device = pick_device(self.cfg.device)
@@ -190,10 +196,12 @@ class Worker:
             thumb = _thumb(pixels)
             result.rejects.append(_reject("filters", reason, face=face, thumb=thumb, stats=stats))
             return None
-        with timer("upscale"):
-            big, doublings = upscale_to(
-                pixels, cfg.resolution, self.net, cfg.tile_size, self.device
-            )
+        big, doublings = pixels, 0
+        if min(pixels.shape[:2]) < cfg.resolution:  # torch + weights load on first need only
+            with timer("upscale"):
+                big, doublings = upscale_to(
+                    pixels, cfg.resolution, self.net, cfg.tile_size, self.device
+                )
         with timer("resize"):
             final = resize_square(big, cfg.resolution, cfg.resize_filter)
         with timer("hash"):

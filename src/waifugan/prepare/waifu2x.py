@@ -17,12 +17,9 @@ from torch import nn
 
 from waifugan.assets import asset_path
 from waifugan.errors import AssetError
+from waifugan.prepare.config import WAIFU2X_WEIGHTS_ASSET as WEIGHTS_ASSET
 
 OFFSET_PX = 7  # input padding per side: 14 px of output offset at inner scale 2
-WEIGHTS_ASSET = {
-    "scale": "waifu2x/upconv7-anime-scale2x.npz",
-    "noise1": "waifu2x/upconv7-anime-noise1-scale2x.npz",
-}
 _CHANNELS = (3, 16, 32, 64, 128, 256, 256)
 
 
