@@ -122,3 +122,20 @@ def test_transfer_learning_starts_from_the_weights_with_counters_at_zero(blob_zi
     before = load_checkpoint(ckpt)["G"]["synthesis.b16.conv1.weight"]
     after = state["G"]["synthesis.b16.conv1.weight"]
     assert (after - before).abs().max() < 0.1 * before.abs().max()  # one step away, not re-init
+
+
+def test_metrics_at_snapshots_go_to_metrics_jsonl(blob_zip, tmp_path, assets_dir):
+    # The face rate needs no Inception pass, so the wiring is tested in seconds; FID/KID
+    # themselves are tested in tests/metrics.
+    run_dir = train(tiny_flags(blob_zip, tmp_path, kimg=0.016, tick_kimg=0.008, snap=2,
+                               metrics="facerate16"))  # fmt: skip
+    (record,) = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert record["kimg"] == pytest.approx(0.016)
+    assert 0 <= record["facerate16"] <= 1 and 0 <= record["facerate16_real"] <= 1
+    assert "metrics facerate16" in (run_dir / "log.txt").read_text()
+
+
+def test_unknown_metric_names_are_refused_before_training(blob_zip, tmp_path):
+    with pytest.raises(WaifuganError, match="unknown metric 'fidd2k'"):
+        train(tiny_flags(blob_zip, tmp_path, metrics="fid2k,fidd2k"))
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())

@@ -346,13 +346,11 @@ class TrainingLoop:
     def evaluate_metrics(self) -> None:
         """Metrics of G_ema at ψ=1, appended to metrics.jsonl and TensorBoard."""
         from waifugan.metrics.evaluate import append_metrics_jsonl
-        from waifugan.metrics.registry import compute_metric
+        from waifugan.metrics.registry import compute_metrics
 
         if not self.dist.is_main:
             return
-        results: dict[str, float] = {}
-        for name in self.opts.metrics:
-            results.update(compute_metric(name, self.G_ema, self.opts.data, self.device))
+        results = compute_metrics(list(self.opts.metrics), self.G_ema, self.opts.data, self.device)
         record = {"kimg": self.cur_nimg / 1000, "snapshot": checkpoint_name(self.cur_nimg)}
         append_metrics_jsonl(self.run_dir / "metrics.jsonl", {**record, **results})
         self.log.scalars(results, self.cur_nimg / 1000)

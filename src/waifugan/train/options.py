@@ -148,6 +148,10 @@ def resolve_options(
     if isinstance(values.get("metrics"), list | str):
         metrics = values["metrics"]
         values["metrics"] = tuple(metrics.split(",") if isinstance(metrics, str) else metrics)
+    if values.get("metrics"):
+        from waifugan.metrics.registry import parse_metric_names
+
+        values["metrics"] = tuple(parse_metric_names(",".join(values["metrics"])))
     opts = TrainOptions(**values)
     validate(opts)
     return opts
