@@ -42,7 +42,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("-o", "--output", required=True, help="OUT.zip or an output folder")
     p.add_argument("--resolution", type=int, default=d.resolution, help="output side (px), 2^k")
     g = p.add_argument_group("Danbooru metadata selection")
-    g.add_argument("--metadata", nargs="+", default=[], metavar="FILE", help="JSON-lines files")
+    g.add_argument(
+        "--metadata",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="Danbooru JSON-lines file (repeat for several)",
+    )
     g.add_argument("--tags", type=_csv, default=(), help="comma list: all required")
     g.add_argument("--exclude-tags", type=_csv, default=(), help="comma list: none allowed")
     g.add_argument(
@@ -120,7 +126,12 @@ def register(subparsers: Any) -> None:
     )
     g.add_argument("--device", default=d.device, help="torch device for waifu2x, or auto")
     g.add_argument("--tile-size", type=int, default=d.tile_size, help="waifu2x tile (px)")
-    g.add_argument("--resize-filter", choices=RESIZE_FILTERS, default=d.resize_filter, help="")
+    g.add_argument(
+        "--resize-filter",
+        choices=RESIZE_FILTERS,
+        default=d.resize_filter,
+        help="filter of the final resize",
+    )
     g = p.add_argument_group("augment and write")
     g.add_argument("--augment", type=int, default=d.augment, help="extra copies per image")
     g.add_argument("--seed", type=int, default=d.seed, help="augmentation seed")
