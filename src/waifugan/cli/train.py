@@ -69,7 +69,10 @@ def register(subparsers: Any) -> None:
         help="add x-flipped copies of the dataset (default: off)",
     )
     p.add_argument(
-        "--metrics", default=None, help="metrics at snapshots, e.g. fid2k,kid2k (default: none)"
+        "--metrics",
+        default=None,
+        help="metrics at snapshots, e.g. fid2k,kid2k, or none (default: none on CPU presets, "
+        "fid50k on GPU presets)",
     )
     p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: auto)")
     p.add_argument(
