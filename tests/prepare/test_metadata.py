@@ -84,3 +84,14 @@ def test_limit(tmp_path: Path) -> None:
                         limit=2, progress=False)  # fmt: skip
     items = [e for e in iter_entries(cfg) if isinstance(e, Item)]
     assert [i.stem for i in items] == ["1", "2"]
+
+
+def test_metadata_inside_a_zip(tmp_path: Path) -> None:
+    archive_path = tmp_path / "dataset.zip"
+    with zipfile.ZipFile(archive_path, "w") as archive:
+        archive.writestr("metadata.jsonl", "\n".join(json.dumps(r) for r in RECORDS) + "\n")
+        for i in (1, 2, 3):
+            archive.writestr(f"{i}.png", png_bytes(art(i)))
+    sel = Selection(tags=frozenset({"smile"}))
+    entries = list(iter_selected_items((str(archive_path),), (str(archive_path),), sel))
+    assert [e.stem for e in entries if isinstance(e, Item)] == ["1", "2"]

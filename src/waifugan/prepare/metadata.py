@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from waifugan.errors import WaifuganError
 from waifugan.prepare.sources import Item, Reject, iter_sources
@@ -60,22 +62,38 @@ def selected(record: dict[str, Any], sel: Selection) -> bool:
     )
 
 
+def _open_texts(name: str) -> Iterator[tuple[str, IO[str]]]:
+    """The JSON-lines text streams of a metadata argument: the file, or every *.jsonl
+    member of a zip (datasets often ship their metadata inside the archive)."""
+    try:
+        if name.lower().endswith(".zip"):
+            with zipfile.ZipFile(name) as archive:
+                for member in sorted(archive.namelist()):
+                    if member.endswith(".jsonl"):
+                        with archive.open(member) as raw:
+                            yield (
+                                f"{name}::{member}",
+                                io.TextIOWrapper(raw, encoding="utf-8", errors="replace"),
+                            )
+            return
+        with open(name, encoding="utf-8", errors="replace") as handle:
+            yield name, handle
+    except (OSError, zipfile.BadZipFile) as error:
+        raise WaifuganError(f"{name}: cannot read metadata ({error})") from None
+
+
 def iter_metadata(files: tuple[str, ...], sel: Selection) -> Iterator[dict[str, Any] | Reject]:
     """Selected records of JSON-lines files, streamed line by line (bounded memory); a
     malformed line becomes a Reject naming file and line."""
     for name in files:
-        try:
-            handle = open(name, encoding="utf-8", errors="replace")  # noqa: SIM115
-        except OSError as error:
-            raise WaifuganError(f"{name}: cannot read metadata ({error.strerror})") from None
-        with handle:
+        for label, handle in _open_texts(name):
             for line_no, line in enumerate(handle, 1):
                 if not line.strip():
                     continue
                 try:
                     record = parse_record(json.loads(line))
                 except (ValueError, KeyError, TypeError) as error:
-                    yield Reject(f"{name}:{line_no}", "metadata", f"malformed line: {error}")
+                    yield Reject(f"{label}:{line_no}", "metadata", f"malformed line: {error}")
                     continue
                 if selected(record, sel):
                     yield record

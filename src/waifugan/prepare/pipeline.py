@@ -72,6 +72,11 @@ def _init_worker(cfg: PrepareConfig) -> None:
     import cv2
 
     cv2.setNumThreads(1)  # one image per core: no oversubscription
+    import numpy as np
+
+    from waifugan.prepare.dedup import phash
+
+    phash(np.zeros((8, 8, 3), np.uint8))  # imagehash loads scipy on first use: do it now
     _WORKER = Worker(cfg, torch_threads=1)
 
 
