@@ -13,7 +13,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from waifugan.networks.generator import Generator, GeneratorConfig
-from waifugan.serve.app import ServeConfig, create_app
+from waifugan.serve.app import create_app
+from waifugan.serve.config import ServeConfig
 
 TINY = GeneratorConfig(
     img_resolution=16, z_dim=32, w_dim=32, map_depth=2, channel_base=512, channel_max=32

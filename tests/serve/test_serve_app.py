@@ -14,7 +14,7 @@ from serve_helpers import running_server
 
 from waifugan.errors import WaifuganError
 from waifugan.networks.generator import Generator
-from waifugan.serve.app import ServeConfig
+from waifugan.serve.config import ServeConfig
 
 
 def _png(content: bytes) -> np.ndarray:

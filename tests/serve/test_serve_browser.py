@@ -11,7 +11,7 @@ import pytest
 from serve_helpers import running_server
 
 from waifugan.networks.generator import Generator
-from waifugan.serve.app import ServeConfig
+from waifugan.serve.config import ServeConfig
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from waifugan.cli import formatter
-from waifugan.serve.app import PSI_MAX, PSI_MIN, ServeConfig, serve
+from waifugan.serve.config import PSI_MAX, PSI_MIN, ServeConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -55,6 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the config and serve until interrupted."""
+    from waifugan.serve.app import serve
+
     cfg = ServeConfig(
         host=args.host,
         port=args.port,
