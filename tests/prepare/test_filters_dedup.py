@@ -98,3 +98,11 @@ def test_thumbnail_check_keeps_distinct_faces_phash_cannot_tell(shared_dir: Path
     assert index.match(phash(b), thumb(b)) is None
     brighter = np.clip(a.astype(int) + 5, 0, 255).astype(np.uint8)
     assert index.match(phash(brighter), thumb(brighter)) is not None
+
+
+def test_phash_is_imagehash_phash() -> None:
+    import imagehash
+
+    for seed in range(20):
+        img = art(seed, size=64)
+        assert phash(img) == int(str(imagehash.phash(Image.fromarray(img))), 16)

@@ -136,7 +136,8 @@ def decode(data: bytes, max_pixels: int, draft_size: int | None = None) -> Decod
             img.load()  # the first frame of animated files
             fmt = img.format or "?"
             orientation = int(img.getexif().get(0x0112, 1))
-            img = ImageOps.exif_transpose(img) or img
+            if orientation != 1:
+                img = ImageOps.exif_transpose(img) or img
             rgb_img, info = to_rgb(img)
             rgb = np.asarray(rgb_img, dtype=np.uint8)
     except DecodeError:

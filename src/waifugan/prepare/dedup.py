@@ -44,7 +44,8 @@ def thumb_difference(thumbs: np.ndarray, query: np.ndarray) -> np.ndarray:
 
 def phash(rgb: np.ndarray) -> int:
     """64-bit perceptual hash (imagehash.phash: DCT of the 32x32 grayscale) as an int."""
-    return int(str(imagehash.phash(Image.fromarray(rgb))), 16)
+    bits = imagehash.phash(Image.fromarray(rgb)).hash.reshape(-1)  # row-major, as str() prints
+    return int.from_bytes(np.packbits(bits).tobytes(), "big")
 
 
 def content_hash(data: bytes) -> str:
