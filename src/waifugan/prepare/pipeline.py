@@ -257,39 +257,22 @@ def report_dir_for(cfg: PrepareConfig) -> Path:
     return output.with_name(stem + "-report")
 
 
-def prepare(cfg: PrepareConfig) -> PrepareResult:
-    """Raw illustrations → training dataset (zip or folder) + report; resumable."""
-    started = time.perf_counter()
-    output = Path(cfg.output)
-    as_zip = output.suffix.lower() == ".zip"
-    if output.exists() and not cfg.overwrite:
-        raise WaifuganError(f"{output}: already exists; pass --overwrite or choose another path")
-    _preflight(cfg)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    work = WorkDir(output, cfg.fingerprint())
-    report = Report(cfg)
-    writer = Writer(cfg, work, report)
-    writer.restore(work.recover())
+def _process_all(cfg: PrepareConfig, work: WorkDir, writer: Writer, report: Report) -> None:
+    """Run every not-yet-journaled input through the workers and the writer, with a bar."""
     total = _count_entries(cfg) if cfg.progress else None
+    todo = (e for e in iter_entries(cfg) if e.key not in writer.done)
+    metas = {}  # key → Danbooru fields of entries in flight (results carry only the key)
+
+    def tracked() -> Iterator[Item | Reject]:
+        for entry in todo:
+            if isinstance(entry, Item) and entry.meta is not None:
+                metas[entry.key] = entry.meta
+            yield entry
+
+    bar = tqdm(total=total, initial=len(writer.done), unit="img", desc="prepare",
+               disable=not cfg.progress, smoothing=0.1)  # fmt: skip
     work.open()
     try:
-        todo = (e for e in iter_entries(cfg) if e.key not in writer.done)
-        metas = {}  # key → Danbooru fields of entries in flight (results carry only the key)
-
-        def tracked() -> Iterator[Item | Reject]:
-            for entry in todo:
-                if isinstance(entry, Item) and entry.meta is not None:
-                    metas[entry.key] = entry.meta
-                yield entry
-
-        bar = tqdm(
-            total=total,
-            initial=len(writer.done),
-            unit="img",
-            desc="prepare",
-            disable=not cfg.progress,
-            smoothing=0.1,
-        )
         with bar:
             for result in run_ordered(tracked(), cfg):
                 writer.add(result, metas.pop(result.key, None))
@@ -298,6 +281,21 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
                     bar.set_postfix(written=writer.next_index, rejected=report.rejected)
     finally:
         work.close()
+
+
+def prepare(cfg: PrepareConfig) -> PrepareResult:
+    """Raw illustrations → training dataset (zip or folder) + report; resumable."""
+    started = time.perf_counter()
+    output = Path(cfg.output)
+    if output.exists() and not cfg.overwrite:
+        raise WaifuganError(f"{output}: already exists; pass --overwrite or choose another path")
+    _preflight(cfg)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    work = WorkDir(output, cfg.fingerprint())
+    report = Report(cfg)
+    writer = Writer(cfg, work, report)
+    writer.restore(work.recover())
+    _process_all(cfg, work, writer, report)
     report.seconds_wall = time.perf_counter() - started
     report_dir = report_dir_for(cfg)
     if writer.next_index == 0:
@@ -308,7 +306,7 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
             f"see {report_dir / 'summary.txt'} for every reason"
         )
     pack_started = time.perf_counter()
-    images = pack(work, output, as_zip, cfg.overwrite)
+    images = pack(work, output, output.suffix.lower() == ".zip", cfg.overwrite)
     report.stage_seconds["pack"] = time.perf_counter() - pack_started
     report.seconds_wall = time.perf_counter() - started
     write_report(report, work, report_dir, output)

@@ -32,18 +32,6 @@ _STAGE_OF_TIMER = {
     "augment": "augment",
     "dedup+write": "write",
 }
-STAGES = (
-    "sources",
-    "decode",
-    "faces",
-    "filters",
-    "dedup",
-    "upscale",
-    "resize",
-    "augment",
-    "write",
-    "pack",
-)
 
 
 class Report:
