@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from waifugan.data.dataset import ImageDataset
 from waifugan.errors import WaifuganError
 from waifugan.train import distributed
@@ -44,6 +46,8 @@ def train(
     dist_info = distributed.init_from_env(device)
     if dist_info.world_size > 1 and device.type == "cuda":
         device = distributed.pick_device("auto", dist_info.local_rank)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
     state, run_dir = None, None
     outdir = Path(flags.get("outdir") or "runs")
     if resume is not None:
