@@ -119,6 +119,7 @@ def test_resume_with_other_options_is_refused(tmp_path: Path, assets_dir: Path) 
     (src / "a.png").write_bytes(png_bytes(art(1)))
     with pytest.raises(WaifuganError, match="different options"):
         prepare(_cfg(src, out))
+    assert prepare(_cfg(src, out, overwrite=True)).images == 1  # --overwrite starts over
 
 
 def test_cli_exit_codes(

@@ -35,18 +35,23 @@ def sample_name(index: int, ext: str) -> str:
 class WorkDir:
     """The `<output>.partial/` folder: journal of finished inputs and the sample blob."""
 
-    def __init__(self, output: Path, fingerprint: str) -> None:
+    def __init__(self, output: Path, fingerprint: str, discard_other: bool = False) -> None:
+        """Open or create the work folder; with discard_other, an interrupted run with other
+        options is deleted instead of refused (--overwrite)."""
         self.path = output.with_name(output.name + ".partial")
+        options = self.path / "options.json"
+        if discard_other and options.exists() and options.read_text() != fingerprint:
+            shutil.rmtree(self.path)
         self.journal_path = self.path / "journal.jsonl"
         self.blob_path = self.path / "samples.bin"
         self.thumbs_path = self.path / "thumbs.bin"
         self.path.mkdir(parents=True, exist_ok=True)
-        options = self.path / "options.json"
         if options.exists():
             if options.read_text() != fingerprint:
                 raise WaifuganError(
                     f"{self.path}: an interrupted run with different options is here; rerun "
-                    "with the same options to resume it, or delete this folder to start over"
+                    "with the same options to resume it, or delete this folder (or pass "
+                    "--overwrite) to start over"
                 )
         else:
             options.write_text(fingerprint)

@@ -291,7 +291,7 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
         raise WaifuganError(f"{output}: already exists; pass --overwrite or choose another path")
     _preflight(cfg)
     output.parent.mkdir(parents=True, exist_ok=True)
-    work = WorkDir(output, cfg.fingerprint())
+    work = WorkDir(output, cfg.fingerprint(), discard_other=cfg.overwrite)
     report = Report(cfg)
     writer = Writer(cfg, work, report)
     writer.restore(work.recover())
