@@ -80,36 +80,53 @@ def _row(name: str, concurrency: int, result: tuple[float, list[float], int]) ->
             errors]  # fmt: skip
 
 
+class _Server:
+    """`waifugan serve MODEL` in a subprocess on a free localhost port."""
+
+    def __init__(self, model: Path, *flags: str) -> None:
+        port = _free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        cmd = [sys.executable, "-m", "waifugan", "serve", str(model), "--port", str(port),
+               "--device", "cpu", "--queue-size", "256", *flags]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def __enter__(self) -> str:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(self.base + "/healthz", timeout=2)
+                return self.base
+            except httpx.TransportError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.proc.kill()
+                    raise RuntimeError("server did not start") from None
+                time.sleep(0.2)
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def _misses(first_seed: int) -> list[str]:
+    return [f"/api/face?seed={first_seed + i}&psi=0.7" for i in range(MISSES)]
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp_dir:
         model = _model(Path(tmp_dir))
-        port = _free_port()
-        base = f"http://127.0.0.1:{port}"
-        cmd = [sys.executable, "-m", "waifugan", "serve", str(model), "--port", str(port),
-               "--device", "cpu", "--queue-size", "256"]  # fmt: skip
-        server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    httpx.get(base + "/healthz", timeout=2)
-                    break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise RuntimeError("server did not start") from None
-                    time.sleep(0.2)
+        with _Server(model) as base:  # defaults: --max-batch 1
             rows = [_row("/healthz (baseline)", CONCURRENCY,
                          _load(base, ["/healthz"] * REQUESTS, CONCURRENCY))]  # fmt: skip
             hits = [f"/api/face?seed={i % 8}&psi=0.7" for i in range(REQUESTS)]
             _load(base, hits[:8], 1)  # render the 8 faces once
-            rows.append(_row("/api/face cache hits", CONCURRENCY, _load(base, hits, CONCURRENCY)))
-            for concurrency, first in ((1, 10_000), (CONCURRENCY, 20_000)):
-                misses = [f"/api/face?seed={first + i}&psi=0.7" for i in range(MISSES)]
-                result = _load(base, misses, concurrency)
-                rows.append(_row("/api/face cache misses", concurrency, result))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+            rows.append(_row("face, cache hits", CONCURRENCY, _load(base, hits, CONCURRENCY)))
+            rows.append(_row("face, misses, max-batch 1", 1, _load(base, _misses(10_000), 1)))
+            result = _load(base, _misses(20_000), CONCURRENCY)
+            rows.append(_row("face, misses, max-batch 1", CONCURRENCY, result))
+        with _Server(model, "--max-batch", str(CONCURRENCY)) as base:
+            _load(base, _misses(30_000)[:CONCURRENCY], CONCURRENCY)  # warm-up
+            result = _load(base, _misses(40_000), CONCURRENCY)
+            rows.append(_row(f"face, misses, max-batch {CONCURRENCY}", CONCURRENCY, result))
     base_rate = float(rows[0][3])
     for row in rows:
         row.append(f"{float(row[3]) / base_rate:.2f}")

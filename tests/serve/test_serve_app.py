@@ -15,6 +15,7 @@ from serve_helpers import running_server
 from waifugan.errors import WaifuganError
 from waifugan.networks.generator import Generator
 from waifugan.serve.config import ServeConfig
+from waifugan.serve.render import FaceKey, FaceRenderer
 
 
 def _png(content: bytes) -> np.ndarray:
@@ -160,3 +161,16 @@ def test_config_bounds() -> None:
     with pytest.raises(WaifuganError, match="queue-size"):
         ServeConfig(queue_size=0)
     assert ServeConfig().host == "127.0.0.1"
+
+
+def test_face_bytes_do_not_depend_on_batching(tiny_G: Generator) -> None:
+    # every render call is padded to max_batch rows, so batch-mates cannot change a face
+    renderer = FaceRenderer(tiny_G, max_batch=4, cache_size=0)
+    try:
+        keys = [FaceKey(seed, psi, 16) for seed, psi in ((1, 0.7), (2, 0.5), (3, 1.0))]
+        together = renderer.render(keys)
+        alone = [renderer.render([key])[0] for key in keys]
+        assert [f.png for f in together] == [f.png for f in alone]
+        assert len({f.etag for f in together}) == 3
+    finally:
+        renderer.close()

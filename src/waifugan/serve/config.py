@@ -23,7 +23,7 @@ class ServeConfig:
     psi: float = 0.7  # default truncation ψ
     device: str = "auto"
     queue_size: int = 16  # faces waiting to be rendered before requests get 503
-    max_batch: int = 8  # faces rendered in one generator call
+    max_batch: int = 1  # rows of every generator call (pads); >1 is faster under load
     cache_size: int = 512  # rendered faces kept in memory (LRU)
 
     def __post_init__(self) -> None:

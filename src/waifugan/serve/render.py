@@ -54,7 +54,8 @@ class FaceRenderer:
     Args:
         G: the generator (eval mode).
         queue_size: jobs that may wait for the worker; more → `OverloadedError`.
-        max_batch: jobs the worker renders in one generator call.
+        max_batch: jobs the worker renders in one generator call (every call has this many
+            rows, so 1 is quickest for a lone request and larger is faster under load).
         cache_size: rendered faces kept (LRU); 0 disables the cache.
         noise_mode: "const" makes a seed always give the same face.
     """
@@ -63,7 +64,7 @@ class FaceRenderer:
         self,
         G: Generator,
         queue_size: int = 16,
-        max_batch: int = 8,
+        max_batch: int = 1,
         cache_size: int = 512,
         noise_mode: str = "const",
     ) -> None:
@@ -160,15 +161,22 @@ class FaceRenderer:
 
     @torch.no_grad()
     def render(self, keys: Sequence[FaceKey]) -> list[Face]:
-        """PNG faces for keys; one synthesis call, mapping grouped by ψ (exactly as `sample`)."""
+        """PNG faces for keys, in one mapping and one synthesis call.
+
+        CPU kernels round differently for different batch sizes, so a face rendered in a
+        batch of 3 can differ in the last bit from the same face alone. Batches are therefore
+        always padded to `max_batch` rows, and ψ is applied per row (an elementwise lerp,
+        as `G.mapping` does): a face's bytes never depend on what it was batched with.
+        """
         G = self.G
-        z = seeds_to_z([key.seed for key in keys], G.z_dim).to(G.device)
-        ws = torch.empty(len(keys), G.num_ws, G.w_dim, device=G.device)
-        for psi in {key.psi for key in keys}:
-            rows = [i for i, key in enumerate(keys) if key.psi == psi]
-            ws[rows] = G.mapping(z[rows], psi=psi)
-        images = to_uint8(G.synthesis(ws, noise_mode=self.noise_mode))  # [N, H, W, 3]
-        return [encode_png(image, key.size) for image, key in zip(images, keys, strict=True)]
+        pad = self.max_batch - len(keys)
+        seeds = [key.seed for key in keys] + [keys[-1].seed] * pad
+        psis = [key.psi for key in keys] + [keys[-1].psi] * pad
+        ws = G.mapping(seeds_to_z(seeds, G.z_dim).to(G.device))  # [B, num_ws, w_dim]
+        psi = torch.tensor(psis, dtype=ws.dtype, device=ws.device).view(-1, 1, 1)
+        ws = G.mapping.w_avg.lerp(ws, psi)  # the truncation trick, row by row
+        images = to_uint8(G.synthesis(ws, noise_mode=self.noise_mode))  # [B, H, W, 3]
+        return [encode_png(image, key.size) for image, key in zip(images, keys, strict=False)]
 
 
 def encode_png(image: object, size: int) -> Face:
