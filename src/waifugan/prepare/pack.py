@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from tqdm import tqdm
+
 from waifugan.errors import WaifuganError
 
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: reruns give byte-identical zips
@@ -164,8 +166,11 @@ def manifest_row(record: dict[str, Any], sample: dict[str, Any]) -> dict[str, An
     return row
 
 
-def pack(work: WorkDir, output: Path, as_zip: bool, overwrite: bool) -> int:
+def pack(
+    work: WorkDir, output: Path, as_zip: bool, overwrite: bool, total: int, progress: bool = False
+) -> int:
     """Write the final dataset from the work folder atomically; returns the image count."""
+    samples = tqdm(iter_samples(work), total=total, unit="img", desc="write", disable=not progress)
     count = 0
     tmp = work.path / ("dataset.zip.tmp" if as_zip else "dataset.tmp")
     manifest_tmp = work.path / "manifest.jsonl.tmp"
@@ -175,7 +180,7 @@ def pack(work: WorkDir, output: Path, as_zip: bool, overwrite: bool) -> int:
         if as_zip:
             with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
                 archive.writestr(_zip_info("dataset.json", zipfile.ZIP_STORED), DATASET_JSON)
-                for record, sample, data in iter_samples(work):
+                for record, sample, data in samples:
                     archive.writestr(_zip_info(sample["name"], zipfile.ZIP_STORED), data)
                     manifest.write(json.dumps(manifest_row(record, sample), sort_keys=True) + "\n")
                     count += 1
@@ -186,7 +191,7 @@ def pack(work: WorkDir, output: Path, as_zip: bool, overwrite: bool) -> int:
         else:
             tmp.mkdir()
             (tmp / "dataset.json").write_bytes(DATASET_JSON)
-            for record, sample, data in iter_samples(work):
+            for record, sample, data in samples:
                 target = tmp / sample["name"]
                 target.parent.mkdir(exist_ok=True)
                 target.write_bytes(data)

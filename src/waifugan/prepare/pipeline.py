@@ -306,7 +306,8 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
             f"see {report_dir / 'summary.txt'} for every reason"
         )
     pack_started = time.perf_counter()
-    images = pack(work, output, output.suffix.lower() == ".zip", cfg.overwrite)
+    as_zip = output.suffix.lower() == ".zip"
+    images = pack(work, output, as_zip, cfg.overwrite, writer.next_index, cfg.progress)
     report.stage_seconds["pack"] = time.perf_counter() - pack_started
     report.seconds_wall = time.perf_counter() - started
     write_report(report, work, report_dir, output)
