@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+_LUMA = np.array([0.299, 0.587, 0.114])  # Rec. 601 luminance weights
 STATS_SIDE_PX = 32  # statistics are computed on a copy at most this big: fast, and enough
 
 
@@ -22,19 +23,16 @@ def image_stats(rgb: np.ndarray) -> dict[str, float]:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     pixels = rgb.reshape(-1, 3)
-    chroma = np.maximum(np.maximum(pixels[:, 0], pixels[:, 1]), pixels[:, 2]) - np.minimum(
-        np.minimum(pixels[:, 0], pixels[:, 1]), pixels[:, 2]
-    )  # uint8, never negative
-    luma_std = float(
-        cv2.meanStdDev(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY))[1][0, 0]
-    )
+    chroma_mean = float(np.ptp(pixels, axis=1).mean())  # max - min over R, G, B
     centred = pixels.astype(np.float32)
     centred -= centred.mean(axis=0)
-    eigen = np.linalg.eigvalsh(centred.T @ centred / len(centred))  # ascending
+    covariance = (centred.T @ centred / len(centred)).astype(np.float64)  # [3, 3] RGB
+    luma_std = float(np.sqrt(max(_LUMA @ covariance @ _LUMA, 0.0)))
+    eigen = np.linalg.eigvalsh(covariance)  # ascending
     spread = float(np.sqrt(max(eigen[1], 0.0) / eigen[2])) if eigen[2] > 1e-9 else 0.0
     return {
         "luma_std": round(luma_std, 3),
-        "chroma_mean": round(float(chroma.mean()), 3),
+        "chroma_mean": round(chroma_mean, 3),
         "colour_spread": round(spread, 5),
     }
 
