@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from waifugan.cli import main
 from waifugan.errors import WaifuganError
 from waifugan.generate.progress import ProgressVideoConfig, find_snapshots, progress_video
 from waifugan.generate.video import iter_video_frames, probe_video
@@ -100,3 +101,13 @@ def test_not_a_run_dir(tmp_path: Path) -> None:
         progress_video(tmp_path, tmp_path / "x.mp4")
     with pytest.raises(WaifuganError, match="unsupported video output"):
         progress_video(_run_dir(tmp_path), tmp_path / "x.avi")
+
+
+def test_cli(tmp_path: Path) -> None:
+    run = _run_dir(tmp_path)
+    out = tmp_path / "frames"
+    args = ["progress-video", str(run), "--no-init", "--hold", "0", "--size", "32", "-o", str(out)]
+    assert main(args) == 0
+    assert len(list(out.glob("frame*.png"))) == 4
+    assert main(args) == 2  # refuses to mix new frames into an old folder
+    assert main(["progress-video", str(tmp_path / "nope"), "-o", str(tmp_path / "x.mp4")]) == 2

@@ -113,6 +113,11 @@ class VideoWriter:
         assert self.size is not None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.format == "png":
+            # frames of an earlier, longer video would silently trail this one
+            if self.path.is_dir() and any(self.path.glob("frame*.png")):
+                raise WaifuganError(
+                    f"{self.path}: already holds frame*.png files; use a new folder"
+                )
             self.path.mkdir(parents=True, exist_ok=True)
             return
         width, height = self.size
