@@ -4,8 +4,8 @@ Follows the StyleGAN2 paper's projector (Karras et al. 2020, appendix D): start 
 w, optimize w and the per-layer noise maps with Adam, perturb w with noise that ramps down
 over the first 75% of steps, ramp the learning rate up over 5% and down (cosine) over the
 last 25%, and keep the noise maps from hiding image content with a multi-scale
-autocorrelation penalty. The distance (see `losses.py`-style helpers below) is pixel MSE at
-three scales, optionally plus an Inception-feature distance that runs offline.
+autocorrelation penalty. The distance is pixel MSE at three scales, optionally plus an
+LPIPS-style distance on Inception-v3 feature maps (the FID network asset, so it runs offline).
 """
 
 from __future__ import annotations
