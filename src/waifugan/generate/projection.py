@@ -1,7 +1,8 @@
 """Projection: find the latent (w or W+, plus noise maps) that makes G draw a given image.
 
-Follows the StyleGAN2 paper's projector (Karras et al. 2020, appendix D): start at the mean
-w, optimize w and the per-layer noise maps with Adam, perturb w with noise that ramps down
+Follows the StyleGAN2 paper's projector (Karras et al. 2020, appendix D): start near the mean
+w (the closest of w_avg and 64 samples), optimize w and the noise maps with Adam, perturb w
+with noise that ramps down
 over the first 75% of steps, ramp the learning rate up over 5% and down (cosine) over the
 last 25%, and keep the noise maps from hiding image content with a multi-scale
 autocorrelation penalty. The distance is pixel MSE at three scales, optionally plus an
