@@ -83,7 +83,7 @@ class Report:
                 entry["face"] = reject["face"]
             self.rejects.append(entry)
             if "thumb" in reject:
-                self.thumbs.append((reject["thumb"], f"{stage}: {reject['reason']}"))
+                self.thumbs.append((reject["thumb"], _reason_kind(reject["reason"])))
         for sample in record["samples"]:
             self.images += 1
             if sample.get("augment") is not None:
