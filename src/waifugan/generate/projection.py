@@ -2,10 +2,9 @@
 
 Follows the StyleGAN2 paper's projector (Karras et al. 2020, appendix D): start near the mean
 w (the closest of w_avg and 64 samples), optimize w and the noise maps with Adam, perturb w
-with noise that ramps down
-over the first 75% of steps, ramp the learning rate up over 5% and down (cosine) over the
-last 25%, and keep the noise maps from hiding image content with a multi-scale
-autocorrelation penalty. The distance is pixel MSE at three scales, optionally plus an
+with noise that ramps down over the first 75% of steps, ramp the learning rate up over 5% and
+down (cosine) over the last 25%, and keep the noise maps from hiding image content with a
+multi-scale autocorrelation penalty. The distance is pixel MSE at three scales, optionally plus an
 LPIPS-style distance on Inception-v3 feature maps (the FID network asset, so it runs offline).
 """
 
