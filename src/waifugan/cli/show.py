@@ -40,7 +40,9 @@ def _register_interpolate(subparsers: Any) -> None:
         default="auto",
         help="interpolation; auto = linear in W, slerp in Z; cubic = Catmull-Rom",
     )
-    p.add_argument("--loop", action="store_true", help="return to the first seed (seamless loop)")
+    p.add_argument(
+        "--loop", action="store_true", help="walk back to the first seed (last frame = first frame)"
+    )
     p.add_argument("--grid", default="1x1", help="ROWSxCOLS independent walks")
     p.add_argument("--batch", type=int, default=8, help="images per generator call")
     p.add_argument("--crf", type=int, default=18, help="H.264 quality, 0 (lossless) .. 51")

@@ -37,7 +37,7 @@ class InterpolateConfig:
     psi: float = 0.7  # truncation ψ
     space: str = "w"  # "w": interpolate truncated ws; "z": interpolate z, then map
     kind: str = "auto"  # linear | slerp | cubic; auto = linear in W, slerp in Z
-    loop: bool = False  # walk back to the first seed; the video then loops seamlessly
+    loop: bool = False  # walk back to the first seed: the last frame is the first one again
     grid: tuple[int, int] = (1, 1)  # (rows, cols) of independent walks in one video
     batch_size: int = 8  # images per generator call
     noise_mode: str = "const"
@@ -73,9 +73,9 @@ class InterpolateConfig:
 
     @property
     def num_frames(self) -> int:
-        """Frames in the video: a loop ends one step before its start, a walk on its last seed."""
+        """Frames in the video: a walk ends on its last seed, a loop back on its first."""
         keys = len(self.seeds) // (self.grid[0] * self.grid[1])
-        return keys * self.frames_per_seed if self.loop else (keys - 1) * self.frames_per_seed + 1
+        return len(walk_positions(keys, self.frames_per_seed, self.loop))
 
 
 def _slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -134,9 +134,13 @@ def interpolate_keyframes(
 
 
 def walk_positions(num_keys: int, frames_per_seed: int, loop: bool) -> np.ndarray:
-    """[F] keyframe positions, one per frame, evenly spaced."""
-    num_frames = num_keys * frames_per_seed if loop else (num_keys - 1) * frames_per_seed + 1
-    return np.arange(num_frames, dtype=np.float64) / frames_per_seed
+    """[F] keyframe positions, one per frame, evenly spaced, including both ends.
+
+    A loop runs through key K = key 0, so its last frame equals its first (the closing frame
+    of the cycle).
+    """
+    segments = num_keys if loop else num_keys - 1
+    return np.arange(segments * frames_per_seed + 1, dtype=np.float64) / frames_per_seed
 
 
 @torch.no_grad()
