@@ -91,6 +91,18 @@ def _run_one(worker: Worker, entry: Item | Reject) -> ItemResult:
     return worker.process(entry)
 
 
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """forkserver (spawn where unavailable), never plain fork: a child forked from a parent
+    that ran OpenCV inherits its thread pool state and can deadlock (seen in the tests).
+    The fork server is a fresh interpreter that imports the worker modules once, so each
+    worker then starts in milliseconds instead of re-importing NumPy/OpenCV/SciPy."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["waifugan.prepare.pipeline"])
+    return context
+
+
 def run_ordered(entries: Iterator[Item | Reject], cfg: PrepareConfig) -> Iterator[ItemResult]:
     """Process entries on cfg.workers processes; results come back in input order, with a
     bounded number of batches in flight (bounded memory for any input size)."""
@@ -100,10 +112,7 @@ def run_ordered(entries: Iterator[Item | Reject], cfg: PrepareConfig) -> Iterato
         for entry in entries:
             yield _run_one(worker, entry)
         return
-    # spawn, not fork: a forked child inherits OpenCV's thread pool state and can deadlock
-    # when the parent ran a detection before (measured: it hangs); workers import no torch
-    # unless they run waifu2x, so starting them costs well under a second.
-    context = multiprocessing.get_context("spawn")
+    context = _worker_context()
     pool = ProcessPoolExecutor(cfg.workers, context, _init_worker, (cfg,))
     pending: deque[Future[list[ItemResult]]] = deque()
     limit = cfg.workers * INFLIGHT_BATCHES_PER_WORKER
