@@ -12,10 +12,8 @@ from PIL import Image
 from waifugan.cli import main
 from waifugan.errors import WaifuganError
 from waifugan.export import save_model
-from waifugan.generate.images import seeds_to_z, to_uint8
 from waifugan.generate.interpolate import (
     InterpolateConfig,
-    interpolate_keyframes,
     render_walk,
     walk_frames,
 )
