@@ -211,7 +211,7 @@ class Writer:
             }
             record["samples"].append(self._blob(name, sample.data, base, augment=None))
             for data, params in sample.copies:
-                extra = dict(base, augment_of=name)
+                extra = dict(base, augment_of=name, phash=None)  # hashes describe the original
                 record["samples"].append(self._blob(self._name(), data, extra, augment=params))
         for reject in result.rejects:
             reject = dict(reject)
