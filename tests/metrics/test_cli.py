@@ -50,8 +50,8 @@ def test_model_in_run_dir_with_inception_appends_metrics_jsonl(
     lines = (run_model.parent / "metrics.jsonl").read_text().splitlines()
     record = json.loads(lines[-1])
     assert record["psi"] == 1.0 and record["model"] == str(run_model)
-    assert set(record["results"]) == {"kid8_mean", "kid8_std", "facerate8", "facerate8_real"}
-    assert record["results"]["kid8_mean"] > 0  # noise vs a (tiny, untrained) generator
+    assert {"kid8_mean", "kid8_std", "facerate8", "facerate8_real"} <= set(record)
+    assert record["kid8_mean"] > 0  # noise vs a (tiny, untrained) generator
 
 
 def test_real_vs_real(tmp_path: Path, cheap_features: None, capsys: pytest.CaptureFixture[str]):

@@ -126,6 +126,7 @@ def run_metrics(cfg: MetricsConfig) -> MetricsReport:
             names, G, cfg.data, device, psi=cfg.psi, cache_dir=cfg.cache_dir,
             max_real=cfg.max_real, batch_size=cfg.batch_size,
         )  # fmt: skip
+    # Flat, like the records the training loop writes to the same metrics.jsonl.
     record: dict[str, Any] = {
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "model": cfg.model,
@@ -133,12 +134,12 @@ def run_metrics(cfg: MetricsConfig) -> MetricsReport:
         "data2": cfg.data2,
         "psi": cfg.psi,
         "max_real": cfg.max_real,
-        "results": results,
         "total_sec": round(time.time() - started, 1),
     }
     kimg = _CHECKPOINT_KIMG.search(cfg.model or "")
     if kimg:
-        record["kimg"] = int(kimg[1])
+        record.update(kimg=float(kimg[1]), snapshot=Path(cfg.model or "").name)
+    record.update(results)
     run_dir = run_dir_of(cfg.model) if cfg.model is not None and cfg.log else None
     jsonl = run_dir / METRICS_JSONL if run_dir is not None else None
     if jsonl is not None:
