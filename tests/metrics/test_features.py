@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from tests.tiny import tiny_G
+from waifugan.devices import resolve_device
 from waifugan.errors import WaifuganError
 from waifugan.metrics.features import (
     FEATURE_DIM,
     InceptionFeatures,
-    resolve_device,
     to_inception_input,
 )
 from waifugan.metrics.stats import real_stats

@@ -95,9 +95,9 @@ class GenerateOptions:
 def generate_images(opts: GenerateOptions) -> list[Path]:
     """Draw opts.seeds with the truncation trick; write seedNNNN.png files and/or grid.png."""
     import waifugan
-    from waifugan.train.distributed import pick_device
+    from waifugan.devices import resolve_device
 
-    G = waifugan.load(opts.model, device=pick_device(opts.device))
+    G = waifugan.load(opts.model, device=resolve_device(opts.device))
     images = G.sample(
         list(opts.seeds), opts.psi, opts.truncation_cutoff, opts.noise_mode, opts.batch
     )

@@ -202,7 +202,7 @@ def interpolate_video(
 ) -> VideoResult:
     """Load a model and write its latent-walk video."""
     from waifugan import load
-    from waifugan.metrics.features import resolve_device
+    from waifugan.devices import resolve_device
 
     G = load(model, device=resolve_device(cfg.device))
     return render_walk(G, out, cfg)

@@ -121,7 +121,7 @@ def style_mix(
 ) -> tuple[Path, list[int]]:
     """Write the style-mixing grid of a model to `out`; returns the path and ws indices used."""
     from waifugan import load
-    from waifugan.metrics.features import resolve_device
+    from waifugan.devices import resolve_device
 
     if not cfg.row_seeds or not cfg.col_seeds:
         raise WaifuganError("--rows and --cols each need at least one seed")

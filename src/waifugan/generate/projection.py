@@ -314,7 +314,7 @@ def project_image(
     """Project an image file: writes projected_w.npz, proj.png, target.png, projection.json
     (and proj.mp4 with --save-video) to outdir."""
     from waifugan import load
-    from waifugan.metrics.features import resolve_device
+    from waifugan.devices import resolve_device
 
     G = load(model, device=resolve_device(cfg.device))
     target = load_target(target_path, G.img_resolution)

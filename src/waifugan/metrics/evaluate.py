@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from waifugan.devices import resolve_device
 from waifugan.errors import WaifuganError
-from waifugan.metrics.features import InceptionFeatures, resolve_device
+from waifugan.metrics.features import InceptionFeatures
 from waifugan.metrics.fid import fid_from_stats
 from waifugan.metrics.kid import kernel_inception_distance
 from waifugan.metrics.registry import (

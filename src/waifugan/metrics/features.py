@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from waifugan.assets import ASSETS, asset_path
+from waifugan.devices import resolve_device
 from waifugan.errors import WaifuganError
 
 INCEPTION_ASSET = "inception-2015-12-05-fid.pt"
@@ -33,18 +34,6 @@ class FeatureExtractor(Protocol):
     batch_size: int
 
     def __call__(self, images: np.ndarray) -> np.ndarray: ...
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """Turn "auto" into CUDA when available (else CPU); pass other names through."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError as error:
-        raise WaifuganError(f"device {device!r} is not a valid torch device ({error})") from error
 
 
 @functools.lru_cache(maxsize=4)

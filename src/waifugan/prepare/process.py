@@ -90,13 +90,14 @@ class Worker:
         if self._net is None:
             import torch
 
-            from waifugan.prepare.waifu2x import load_upconv7, pick_device
+            from waifugan.devices import resolve_device
+            from waifugan.prepare.waifu2x import load_upconv7
 
             if self.torch_threads is not None:
                 torch.set_num_threads(self.torch_threads)
 
             self._net = load_upconv7(self.cfg.waifu2x_weights, self.cfg.waifu2x_model)
-            self.device = pick_device(self.cfg.device)
+            self.device = str(resolve_device(self.cfg.device))
         return self._net
 
     def process(self, item: Item) -> ItemResult:

@@ -92,10 +92,3 @@ def upscale2x(
             y8 = (y.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
             out[2 * top : 2 * (top + tile_h), 2 * left : 2 * (left + tile_w)] = y8
     return out
-
-
-def pick_device(device: str) -> str:
-    """ "auto" → CUDA when available, else CPU; anything else as given."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device

@@ -199,7 +199,7 @@ def serve(model: str | os.PathLike[str], cfg: ServeConfig | None = None) -> None
     import uvicorn
 
     from waifugan import load
-    from waifugan.metrics.features import resolve_device
+    from waifugan.devices import resolve_device
 
     G = load(model, device=resolve_device(cfg.device))
     app = create_app(G, cfg)

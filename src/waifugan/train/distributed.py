@@ -27,15 +27,6 @@ class DistInfo:
         return self.rank == 0
 
 
-def pick_device(name: str, local_rank: int = 0) -> torch.device:
-    """'auto' → this process's CUDA device when there is one, else CPU."""
-    if name == "auto":
-        return (
-            torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
-        )
-    return torch.device(name)
-
-
 def init_from_env(device: torch.device) -> DistInfo:
     """Join the process group when launched by torchrun; single-process otherwise."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))

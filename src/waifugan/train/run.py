@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from waifugan.data.dataset import ImageDataset
+from waifugan.devices import resolve_device
 from waifugan.errors import WaifuganError
 from waifugan.train import distributed
 from waifugan.train.checkpoint import find_resume_checkpoint, list_runs, load_checkpoint
@@ -42,10 +43,10 @@ def train(
         dry_run: print the resolved options and exit without training.
         on_step: called after every step (tests use it to interrupt a run).
     """
-    device = distributed.pick_device(flags.get("device") or "auto")
+    device = resolve_device(flags.get("device") or "auto")
     dist_info = distributed.init_from_env(device)
     if dist_info.world_size > 1 and device.type == "cuda":
-        device = distributed.pick_device("auto", dist_info.local_rank)
+        device = resolve_device("auto", dist_info.local_rank)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
     state, run_dir = None, None
