@@ -1,20 +1,24 @@
 """FID on real data: two disjoint 1,000-image halves of the adventurer set at 64 px are close,
-and far closer than the same data against a blurred or a colour-shifted copy.
+and far closer than the same data against a blurred copy.
 
-Inception runs at ~5 images/s on a 2-core CPU, so the 4,000 feature vectors this test needs
-take ~13 minutes once. They are kept in pytest's cache folder (`.pytest_cache/d/`, cleared by
-`pytest --cache-clear`) through the library's own real-statistics cache, keyed by dataset
-content, options and the extractor's identity; later runs only pay the three matrix square roots.
+Inception runs at ~5 images/s on one CPU thread, so the 3,000 feature vectors this test needs
+take minutes once (it uses every core). They are kept in pytest's cache folder
+(`.pytest_cache/d/`, cleared by `pytest --cache-clear`) through the library's own
+real-statistics cache, keyed by dataset content, options and the extractor's identity;
+later runs only pay the two matrix square roots.
 Recorded on this machine: see docs/metrics.md.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageFilter
 
 from waifugan.metrics.features import InceptionFeatures
@@ -27,14 +31,13 @@ from waifugan.metrics.stats import (
     select_indices,
 )
 
-# The first run extracts 4,000 images (~13 min on 2 quiet cores, far more on a busy machine);
+# The first run extracts 3,000 images (minutes on 2 quiet cores, far more on a busy machine);
 # an interrupted run resumes from the partial features it saved.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 RESOLUTION = 64
 HALF = 1000
 BLUR_RADIUS_PX = 1.0  # Gaussian sigma at 64 px: visibly soft, still the same faces
-COLOUR_SHIFT = (24, 0, -24)  # RGB offsets: a warm cast, obvious side by side, not garish
 
 
 def _half_b(data: Path) -> np.ndarray:
@@ -49,11 +52,6 @@ def _blurred(images: np.ndarray) -> np.ndarray:
     return np.stack([np.asarray(Image.fromarray(img).filter(blur)) for img in images])
 
 
-def _colour_shifted(images: np.ndarray) -> np.ndarray:
-    shifted = images.astype(np.int16) + np.array(COLOUR_SHIFT, np.int16)
-    return shifted.clip(0, 255).astype(np.uint8)
-
-
 def _cached_features(images: np.ndarray, extractor: InceptionFeatures, folder: Path) -> np.ndarray:
     key = hashlib.sha256(images.tobytes() + extractor.identity.encode()).hexdigest()[:24]
     path = folder / f"features-{key}.npy"
@@ -64,8 +62,18 @@ def _cached_features(images: np.ndarray, extractor: InceptionFeatures, folder: P
     return features
 
 
+@pytest.fixture
+def all_cores() -> Iterator[None]:
+    """Inception is the one heavy network in the suite: let it use every core (the suite's
+    default is one thread, see tests/conftest.py)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(os.cpu_count() or 1)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_fid_halves_small_and_far_below_blurred(
-    shared_dir: Path, assets_dir: Path, pytestconfig: pytest.Config, tmp_path: Path
+    shared_dir: Path, assets_dir: Path, pytestconfig: pytest.Config, tmp_path: Path, all_cores: None
 ) -> None:
     data = shared_dir / "data" / "adventurer-train-128.zip"
     if not data.is_file():
@@ -79,17 +87,14 @@ def test_fid_halves_small_and_far_below_blurred(
     half_a = FeatureStats.from_features(both.features[:HALF])
     half_b = FeatureStats.from_features(both.features[HALF:])
     images_b = _half_b(data)
-    blurred, shifted = (
-        FeatureStats.from_features(_cached_features(degrade(images_b), extractor, cache))
-        for degrade in (_blurred, _colour_shifted)
-    )
+    # One degraded copy (the issue asks for "blurred or colour-shifted"): each costs 1,000 more
+    # Inception passes; the colour-shifted figure (18.51) is recorded in docs/metrics.md.
+    blurred = FeatureStats.from_features(_cached_features(_blurred(images_b), extractor, cache))
 
     fid_halves = fid_from_stats(half_a, half_b)
     fid_blurred = fid_from_stats(half_a, blurred)
-    fid_shifted = fid_from_stats(half_a, shifted)
-    print(f"FID halves {fid_halves:.2f}, blurred {fid_blurred:.2f}, shifted {fid_shifted:.2f}")
+    print(f"FID halves {fid_halves:.2f}, blurred {fid_blurred:.2f}")
     # Recorded on the 2-core CPU: halves 10.05, blurred 100.92, colour-shifted 18.51 (Inception
     # features are fairly colour-invariant; a blur destroys the texture they are built on).
     assert 0 < fid_halves < 20
     assert fid_blurred > 5 * fid_halves
-    assert fid_shifted > 1.5 * fid_halves
