@@ -32,7 +32,7 @@ class DemoResult:
 
 
 def run_demo(
-    outdir: str | Path = "demo-out", kimg: float = 6.0, device: str = "auto"
+    outdir: str | Path = "demo-out", kimg: float = 15.0, device: str = "auto"
 ) -> DemoResult:
     """Train on the built-in data for `kimg`, export, and write a 8x4 grid at ψ=0.7."""
     outdir = Path(outdir)

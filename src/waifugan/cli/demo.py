@@ -19,7 +19,7 @@ def register(subparsers: Any) -> None:
         formatter_class=formatter,
     )
     p.add_argument("--outdir", default="demo-out", help="where to write the run, model and grid")
-    p.add_argument("--kimg", type=float, default=6.0, help="training length in kimg")
+    p.add_argument("--kimg", type=float, default=15.0, help="training length in kimg")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.set_defaults(func=run)
 
