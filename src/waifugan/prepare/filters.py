@@ -22,11 +22,11 @@ def image_stats(rgb: np.ndarray) -> dict[str, float]:
     if scale < 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    pixels = rgb.reshape(-1, 3)
-    chroma_mean = float(np.ptp(pixels, axis=1).mean())  # max - min over R, G, B
-    centred = pixels.astype(np.float32)
-    centred -= centred.mean(axis=0)
-    covariance = (centred.T @ centred / len(centred)).astype(np.float64)  # [3, 3] RGB
+    # Channel-major [3, N] float32: reductions over a length-3 axis are slow in NumPy.
+    planes = np.ascontiguousarray(rgb.reshape(-1, 3).T, dtype=np.float32)
+    chroma_mean = float((planes.max(axis=0) - planes.min(axis=0)).mean())  # max - min of RGB
+    planes -= planes.mean(axis=1, keepdims=True)
+    covariance = (planes @ planes.T / planes.shape[1]).astype(np.float64)  # [3, 3] RGB
     luma_std = float(np.sqrt(max(_LUMA @ covariance @ _LUMA, 0.0)))
     eigen = np.linalg.eigvalsh(covariance)  # ascending
     spread = float(np.sqrt(max(eigen[1], 0.0) / eigen[2])) if eigen[2] > 1e-9 else 0.0
