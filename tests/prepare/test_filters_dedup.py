@@ -8,10 +8,11 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests.prepare.fixtures import art
-from waifugan.prepare.dedup import NearDuplicateIndex, near_duplicates, phash, thumb
+from waifugan.prepare.dedup import NearDuplicateIndex, near_duplicates, phash, signature, thumb
 from waifugan.prepare.filters import filter_reason, image_stats
 
 THRESHOLDS = {"blank_std_max": 4.0, "gray_chroma_max": 6.0, "mono_spread_max": 0.015}
@@ -52,7 +53,8 @@ def _brute_force(hashes: list[int], distance: int) -> list[int | None]:
     return out
 
 
-def test_index_matches_brute_force() -> None:
+@pytest.mark.parametrize("scan_all_max", [0, 1 << 15], ids=["hash-index", "scan-all"])
+def test_index_matches_brute_force(scan_all_max: int) -> None:
     rng = np.random.default_rng(0)
     base = [int(v) for v in rng.integers(0, 2**63, size=60, dtype=np.int64)]
     hashes = []
@@ -62,7 +64,8 @@ def test_index_matches_brute_force() -> None:
             bits = rng.choice(64, size=int(flips), replace=False)
             hashes.append(h ^ sum(1 << int(b) for b in bits))
     for distance in (0, 2, 4, 6, 20):
-        assert near_duplicates(hashes, distance) == _brute_force(hashes, distance)
+        found = near_duplicates(hashes, distance, scan_all_max)
+        assert found == _brute_force(hashes, distance)
 
 
 def test_100k_hashes_dedup_in_seconds() -> None:
@@ -100,9 +103,16 @@ def test_thumbnail_check_keeps_distinct_faces_phash_cannot_tell(shared_dir: Path
     assert index.match(phash(brighter), thumb(brighter)) is not None
 
 
-def test_phash_is_imagehash_phash() -> None:
+def test_phash_is_imagehash_phash_of_the_signature(shared_dir: Path) -> None:
+    import cv2
     import imagehash
 
-    for seed in range(20):
-        img = art(seed, size=64)
-        assert phash(img) == int(str(imagehash.phash(Image.fromarray(img))), 16)
+    with zipfile.ZipFile(shared_dir / "data" / "adventurer-train-128.zip") as archive:
+        faces = [
+            np.asarray(Image.open(io.BytesIO(archive.read(f"train-{n:06d}.png"))).convert("RGB"))
+            for n in range(0, 400, 4)
+        ]
+    images = [art(seed, size=64) for seed in range(20)] + faces
+    for img in images:
+        gray = cv2.cvtColor(signature(img), cv2.COLOR_RGB2GRAY)
+        assert phash(img) == int(str(imagehash.phash(Image.fromarray(gray))), 16)

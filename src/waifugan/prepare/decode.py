@@ -75,16 +75,16 @@ def _high_bit_to_l(img: Image.Image) -> Image.Image:
     return Image.fromarray(np.rint(arr8).astype(np.uint8), mode="L")
 
 
-def _composite_on_white(img: Image.Image) -> Image.Image:
-    rgba = img.convert("RGBA")
+def _composite_on_white(img: Image.Image) -> np.ndarray:
+    rgba = img if img.mode == "RGBA" else img.convert("RGBA")
     if rgba.getchannel("A").getextrema() == (255, 255):  # opaque: nothing to composite
-        return rgba.convert("RGB")
+        return np.asarray(rgba.convert("RGB"))
     white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    return Image.alpha_composite(white, rgba).convert("RGB")
+    return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
 
 
-def to_rgb(img: Image.Image) -> tuple[Image.Image, dict[str, object]]:
-    """Any Pillow mode → RGB (alpha composited on white, ICC honoured)."""
+def to_rgb(img: Image.Image) -> tuple[np.ndarray, dict[str, object]]:
+    """Any Pillow mode → [H, W, 3] uint8 RGB (alpha composited on white, ICC honoured)."""
     info: dict[str, object] = {"mode": img.mode}
     if img.mode.startswith("I") or img.mode == "F":
         img = _high_bit_to_l(img)
@@ -99,11 +99,11 @@ def to_rgb(img: Image.Image) -> tuple[Image.Image, dict[str, object]]:
     img, icc = _to_srgb(img)
     info["icc"] = icc
     if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        img = _composite_on_white(img)
         info["alpha"] = True
-    elif img.mode != "RGB":
+        return _composite_on_white(img), info
+    if img.mode != "RGB":
         img = img.convert("RGB")
-    return img, info
+    return np.asarray(img), info
 
 
 def decode(data: bytes, max_pixels: int, draft_size: int | None = None) -> Decoded:
@@ -138,8 +138,7 @@ def decode(data: bytes, max_pixels: int, draft_size: int | None = None) -> Decod
             orientation = int(img.getexif().get(0x0112, 1))
             if orientation != 1:
                 img = ImageOps.exif_transpose(img) or img
-            rgb_img, info = to_rgb(img)
-            rgb = np.asarray(rgb_img, dtype=np.uint8)
+            rgb, info = to_rgb(img)
     except DecodeError:
         raise
     except UnidentifiedImageError:

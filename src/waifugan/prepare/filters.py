@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -17,23 +19,25 @@ def image_stats(rgb: np.ndarray) -> dict[str, float]:
     colours are from one line in RGB space: gray, sepia or one-tint images are about 0.00-0.01,
     coloured drawings 0.02 and above (measured on the adventurer and renpy-demo art).
     """
+    # A few whole-image OpenCV calls: per-pixel NumPy expressions cost more here than the maths.
     height, width = rgb.shape[:2]
     scale = STATS_SIDE_PX / max(height, width)
     if scale < 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    # Channel-major [3, N] float32: reductions over a length-3 axis are slow in NumPy.
-    planes = np.ascontiguousarray(rgb.reshape(-1, 3).T, dtype=np.float32)
-    chroma_mean = float((planes.max(axis=0) - planes.min(axis=0)).mean())  # max - min of RGB
-    planes -= planes.mean(axis=1, keepdims=True)
-    covariance = (planes @ planes.T / planes.shape[1]).astype(np.float64)  # [3, 3] RGB
-    luma_std = float(np.sqrt(max(_LUMA @ covariance @ _LUMA, 0.0)))
-    eigen = np.linalg.eigvalsh(covariance)  # ascending
-    spread = float(np.sqrt(max(eigen[1], 0.0) / eigen[2])) if eigen[2] > 1e-9 else 0.0
+    red, green, blue = cv2.split(rgb)
+    high = cv2.max(cv2.max(red, green), blue)
+    low = cv2.min(cv2.min(red, green), blue)
+    chroma_mean = cv2.mean(cv2.subtract(high, low))[0]  # mean of max - min over R, G, B
+    flags = cv2.COVAR_NORMAL | cv2.COVAR_ROWS | cv2.COVAR_SCALE
+    covariance, _ = cv2.calcCovarMatrix(rgb.reshape(-1, 3), None, flags)  # [3, 3] float64
+    luma_std = math.sqrt(max(float(_LUMA @ covariance @ _LUMA), 0.0))
+    eigen = cv2.eigen(covariance)[1].ravel()  # descending
+    spread = math.sqrt(max(eigen[1], 0.0) / eigen[0]) if eigen[0] > 1e-9 else 0.0
     return {
         "luma_std": round(luma_std, 3),
         "chroma_mean": round(chroma_mean, 3),
-        "colour_spread": round(spread, 5),
+        "colour_spread": round(float(spread), 5),
     }
 
 

@@ -18,7 +18,7 @@ from PIL import Image
 from waifugan.prepare.augment import augment, augment_rng
 from waifugan.prepare.config import PrepareConfig
 from waifugan.prepare.decode import DecodeError, decode
-from waifugan.prepare.dedup import content_hash, phash
+from waifugan.prepare.dedup import content_hash, phash, signature
 from waifugan.prepare.dedup import thumb as dedup_thumb
 from waifugan.prepare.faces import FaceDetector, center_square, face_crop, read_crop
 from waifugan.prepare.filters import filter_reason, image_stats
@@ -182,7 +182,8 @@ class Worker:
     ) -> Sample | None:
         cfg = self.cfg
         with timer("filters"):
-            stats = image_stats(pixels)
+            small = signature(pixels)
+            stats = image_stats(small)
             short_px = min(pixels.shape[:2])
             reason = None
             if short_px < cfg.min_size:
@@ -204,7 +205,8 @@ class Worker:
                     pixels, cfg.resolution, self.net, cfg.tile_size, self.device
                 )
         with timer("resize"):
-            final = resize_square(big, cfg.resolution, cfg.resize_filter)
+            final_img = resize_square(big, cfg.resolution, cfg.resize_filter)
+            final = np.asarray(final_img)
         with timer("hash"):
             sample = Sample(
                 face=face,
@@ -212,13 +214,13 @@ class Worker:
                 crop=crop,
                 data=b"",
                 pixel_sha256=hashlib.sha256(final.tobytes()).hexdigest(),
-                phash=phash(final),
-                thumb=dedup_thumb(final),
+                phash=phash(small),
+                thumb=dedup_thumb(small),
                 stats=stats,
                 upscale_doublings=doublings,
             )
         with timer("encode"):
-            sample.data = encode(final, cfg)
+            sample.data = encode(final_img, cfg)
         with timer("augment"):
             for copy in range(cfg.augment):
                 rng = augment_rng(cfg.seed, f"{key}#{face}", copy)
@@ -227,10 +229,10 @@ class Worker:
         return sample
 
 
-def encode(rgb: np.ndarray, cfg: PrepareConfig) -> bytes:
+def encode(rgb: np.ndarray | Image.Image, cfg: PrepareConfig) -> bytes:
     """Encode [S, S, 3] uint8 as PNG or JPEG bytes (deterministic for the same pixels)."""
     buffer = io.BytesIO()
-    img = Image.fromarray(rgb)
+    img = rgb if isinstance(rgb, Image.Image) else Image.fromarray(rgb)
     if cfg.format == "png":
         img.save(buffer, format="PNG", compress_level=cfg.png_compress_level)
     else:

@@ -24,9 +24,10 @@ def fit_square(rgb: np.ndarray, fit: str) -> np.ndarray:
     return out
 
 
-def resize_square(rgb: np.ndarray, resolution: int, resize_filter: str = "lanczos") -> np.ndarray:
-    """[H, W, 3] uint8 → [resolution, resolution, 3] uint8 with a high-quality filter."""
+def resize_square(rgb: np.ndarray, resolution: int, resize_filter: str = "lanczos") -> Image.Image:
+    """[H, W, 3] uint8 → a resolution² RGB image with a high-quality filter (a Pillow image,
+    which the encoder takes as is)."""
+    img = Image.fromarray(rgb)
     if rgb.shape[0] == resolution and rgb.shape[1] == resolution:
-        return rgb
-    img = Image.fromarray(rgb).resize((resolution, resolution), _FILTERS[resize_filter])
-    return np.asarray(img)
+        return img
+    return img.resize((resolution, resolution), _FILTERS[resize_filter])
