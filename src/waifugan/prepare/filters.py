@@ -30,7 +30,7 @@ def image_stats(rgb: np.ndarray) -> dict[str, float]:
     low = cv2.min(cv2.min(red, green), blue)
     chroma_mean = cv2.mean(cv2.subtract(high, low))[0]  # mean of max - min over R, G, B
     flags = cv2.COVAR_NORMAL | cv2.COVAR_ROWS | cv2.COVAR_SCALE
-    covariance, _ = cv2.calcCovarMatrix(rgb.reshape(-1, 3), None, flags)  # [3, 3] float64
+    covariance, _ = cv2.calcCovarMatrix(rgb.reshape(-1, 3), np.empty((1, 3)), flags)  # [3, 3]
     luma_std = math.sqrt(max(float(_LUMA @ covariance @ _LUMA), 0.0))
     eigen = cv2.eigen(covariance)[1].ravel()  # descending
     spread = math.sqrt(max(eigen[1], 0.0) / eigen[0]) if eigen[0] > 1e-9 else 0.0

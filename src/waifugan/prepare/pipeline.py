@@ -72,11 +72,6 @@ def _init_worker(cfg: PrepareConfig) -> None:
     import cv2
 
     cv2.setNumThreads(1)  # one image per core: no oversubscription
-    import numpy as np
-
-    from waifugan.prepare.dedup import phash
-
-    phash(np.zeros((8, 8, 3), np.uint8))  # imagehash loads scipy on first use: do it now
     _WORKER = Worker(cfg, torch_threads=1)
 
 
@@ -99,8 +94,7 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    # scipy.fftpack is imagehash's lazy import (~0.3 s): loaded once here, not in every worker.
-    context.set_forkserver_preload(["waifugan.prepare.pipeline", "scipy.fftpack"])
+    context.set_forkserver_preload(["waifugan.prepare.pipeline"])
     return context
 
 
