@@ -5,8 +5,9 @@ While running, `<output>.partial/` holds:
   options.json   the options that shape the dataset (a resume with others is refused)
   samples.bin    encoded images, appended
   thumbs.bin     the dedup thumbnail of every kept image (fixed size), appended
-  journal.jsonl  one line per input, in input order, written after its images are in
-                 samples.bin; a torn last line or trailing blob bytes are dropped on resume
+  journal.jsonl  one line per input, in input order, written (in groups of up to 64 lines or
+                 2 s of work) after its images are in samples.bin; a torn last line or
+                 trailing blob bytes are dropped on resume
 Only the final os.replace makes `<output>` appear, so a crash never leaves a dataset that
 looks complete.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +29,8 @@ from waifugan.errors import WaifuganError
 
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)  # fixed timestamps: reruns give byte-identical zips
 DATASET_JSON = json.dumps({"labels": None}).encode()
+JOURNAL_GROUP_LINES = 64  # journal lines written together: 3 syscalls per group, not per input
+JOURNAL_GROUP_SECONDS = 2.0  # ...and at least this often, so a crash loses little work
 
 
 def sample_name(index: int, ext: str) -> str:
@@ -60,6 +64,8 @@ class WorkDir:
         self._journal: Any = None
         self._blob: BinaryIO | None = None
         self._thumbs: BinaryIO | None = None
+        self._pending: list[str] = []  # journal lines whose images may still be buffered
+        self._last_write = time.monotonic()
 
     def recover(self) -> list[dict[str, Any]]:
         """Records of the inputs finished by an earlier run; trims torn writes."""
@@ -111,15 +117,28 @@ class WorkDir:
         self._thumbs.write(data)
 
     def append_record(self, record: dict[str, Any]) -> None:
-        """Journal one finished input (after its samples are in the blob)."""
+        """Journal one finished input (its lines reach the file after its samples do)."""
+        self._pending.append(json.dumps(record) + "\n")
+        if (
+            len(self._pending) >= JOURNAL_GROUP_LINES
+            or time.monotonic() - self._last_write >= JOURNAL_GROUP_SECONDS
+        ):
+            self.write_journal()
+
+    def write_journal(self) -> None:
+        """Write the pending journal lines, after the samples and thumbnails they describe."""
         assert self._blob is not None and self._journal is not None and self._thumbs is not None
         self._blob.flush()
         self._thumbs.flush()
-        self._journal.write(json.dumps(record, sort_keys=True) + "\n")
+        self._journal.write("".join(self._pending))
         self._journal.flush()
+        self._pending.clear()
+        self._last_write = time.monotonic()
 
     def close(self) -> None:
-        """Flush to disk and close."""
+        """Write what is pending, flush to disk and close."""
+        if self._journal is not None:
+            self.write_journal()
         for handle in (self._blob, self._thumbs, self._journal):
             if handle is not None:
                 handle.flush()

@@ -183,7 +183,7 @@ class Writer:
             "samples": [],
             "rejects": [],
             "counts": result.counts,
-            "seconds": {k: round(v, 6) for k, v in result.seconds.items()},
+            "seconds": result.seconds,  # rounded by the worker
         }
         for sample in result.samples:
             duplicate = self._duplicate_of(sample.pixel_sha256, sample.phash, sample.thumb)

@@ -115,6 +115,7 @@ class Worker:
                     f"({last.filename.rsplit('/', 1)[-1]}:{last.lineno})",
                 )
             )
+        result.seconds = {stage: round(sec, 6) for stage, sec in result.seconds.items()}
         return result
 
     def _process(self, item: Item, result: ItemResult) -> None:
