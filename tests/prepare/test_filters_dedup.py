@@ -116,3 +116,21 @@ def test_phash_is_imagehash_phash_of_the_signature(shared_dir: Path) -> None:
     for img in images:
         gray = cv2.cvtColor(signature(img), cv2.COLOR_RGB2GRAY)
         assert phash(img) == int(str(imagehash.phash(Image.fromarray(gray))), 16)
+
+
+def test_thumbs_within_is_the_99th_percentile_rule() -> None:
+    from waifugan.prepare.dedup import THUMB_BYTES, thumbs_within
+
+    rng = np.random.default_rng(3)
+    query = rng.integers(0, 256, THUMB_BYTES, dtype=np.uint8)
+    # Near copies with 0-20 bytes far off: the decision flips around 8 outliers.
+    thumbs = np.repeat(query[None], 40, axis=0)
+    for row, outliers in enumerate(rng.integers(0, 21, 40)):
+        noise = rng.integers(-10, 11, THUMB_BYTES)
+        far = rng.choice(THUMB_BYTES, int(outliers), replace=False)
+        noise[far] = 120
+        thumbs[row] = np.clip(query.astype(int) + noise, 0, 255)
+    diff = np.abs(thumbs.astype(int) - query.astype(int))
+    expected = np.percentile(diff, 99, axis=1, method="lower") <= 24.0
+    assert expected.any() and not expected.all()
+    assert (thumbs_within(thumbs, query, 24.0) == expected).all()
