@@ -71,6 +71,11 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """The --device option of every command that runs a network (resolved by devices.py)."""
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+
+
 def formatter(prog: str) -> argparse.HelpFormatter:
     """Help formatter that shows every option's default."""
     return _DefaultsFormatter(prog, max_help_position=32, width=100)

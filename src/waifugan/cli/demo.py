@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any
 
-from waifugan.cli import formatter
+from waifugan.cli import add_device_option, formatter
 
 
 def register(subparsers: Any) -> None:
@@ -20,7 +20,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--outdir", default="demo-out", help="where to write the run, model and grid")
     p.add_argument("--kimg", type=float, default=15.0, help="training length in kimg")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    add_device_option(p)
     p.set_defaults(func=run)
 
 

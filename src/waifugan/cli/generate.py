@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from waifugan.cli import formatter
+from waifugan.cli import add_device_option, formatter
 
 
 def register(subparsers: Any) -> None:
@@ -44,7 +44,7 @@ def register(subparsers: Any) -> None:
         "--no-singles", action="store_true", help="write only the grid, no seedNNNN.png files"
     )
     p.add_argument("--batch", type=int, default=16, help="images per forward pass")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    add_device_option(p)
     p.set_defaults(func=run)
 
 

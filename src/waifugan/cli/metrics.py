@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from waifugan.cli import add_device_option
 from waifugan.metrics.evaluate import MetricsConfig, format_table, run_metrics
 from waifugan.metrics.registry import METRICS, parse_metric_names
 
@@ -46,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--psi", type=float, default=1.0, help="truncation psi of generated images")
     p.add_argument("--max-real", type=int, help="real images per metric (unset: the metric's N)")
     p.add_argument("--batch", type=int, default=64, help="images per Inception batch")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    add_device_option(p)
     p.add_argument("--cache-dir", help="real-statistics cache (unset: $WAIFUGAN_CACHE/metrics)")
     p.add_argument("--no-log", action="store_true", help="do not append to metrics.jsonl")
     p.set_defaults(func=run)

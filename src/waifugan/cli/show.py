@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from waifugan.cli import formatter
+from waifugan.cli import add_device_option, formatter
 
 MODEL_HELP = ".safetensors model, checkpoint or run directory"
 
@@ -46,7 +46,7 @@ def _register_interpolate(subparsers: Any) -> None:
     p.add_argument("--grid", default="1x1", help="ROWSxCOLS independent walks")
     p.add_argument("--batch", type=int, default=8, help="images per generator call")
     p.add_argument("--crf", type=int, default=18, help="H.264 quality, 0 (lossless) .. 51")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    add_device_option(p)
     p.add_argument("-o", "--output", default="walk.mp4", help="output .mp4, .gif or folder")
     p.set_defaults(func=run_interpolate)
 
@@ -87,7 +87,7 @@ def _register_mix(subparsers: Any) -> None:
     p.add_argument(
         "--noise-mode", choices=["const", "random", "none"], default="const", help="per-pixel noise"
     )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    add_device_option(p)
     p.add_argument("-o", "--output", default="mix.png", help="output image")
     p.set_defaults(func=run_mix)
 
@@ -123,7 +123,7 @@ def _register_project(subparsers: Any) -> None:
     p.add_argument("--w-plus", action="store_true", help="one w per layer (closer, less editable)")
     p.add_argument("--distance", choices=["pixel", "inception"], default="pixel", help="loss")
     p.add_argument("--save-video", action="store_true", help="also write proj.mp4 of the steps")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    add_device_option(p)
     p.add_argument("-o", "--outdir", default="projection", help="output folder")
     p.set_defaults(func=run_project)
 
