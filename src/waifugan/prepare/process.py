@@ -22,6 +22,7 @@ from waifugan.prepare.dedup import content_hash, phash, signature
 from waifugan.prepare.dedup import thumb as dedup_thumb
 from waifugan.prepare.faces import FaceDetector, center_square, face_crop, read_crop
 from waifugan.prepare.filters import filter_reason, image_stats
+from waifugan.prepare.png import encode_png
 from waifugan.prepare.resize import fit_square, resize_square
 from waifugan.prepare.sources import Item, ItemReader
 from waifugan.prepare.upscale import upscale_to
@@ -206,22 +207,21 @@ class Worker:
                     pixels, cfg.resolution, self.net, cfg.tile_size, self.device
                 )
         with timer("resize"):
-            final_img = resize_square(big, cfg.resolution, cfg.resize_filter)
-            final = np.asarray(final_img)
+            final = resize_square(big, cfg.resolution, cfg.resize_filter)
         with timer("hash"):
             sample = Sample(
                 face=face,
                 box=box,
                 crop=crop,
                 data=b"",
-                pixel_sha256=hashlib.sha256(final.tobytes()).hexdigest(),
+                pixel_sha256=hashlib.sha256(final.data).hexdigest(),
                 phash=phash(small),
                 thumb=dedup_thumb(small),
                 stats=stats,
                 upscale_doublings=doublings,
             )
         with timer("encode"):
-            sample.data = encode(final_img, cfg)
+            sample.data = encode(final, cfg)
         with timer("augment"):
             for copy in range(cfg.augment):
                 rng = augment_rng(cfg.seed, f"{key}#{face}", copy)
@@ -230,14 +230,12 @@ class Worker:
         return sample
 
 
-def encode(rgb: np.ndarray | Image.Image, cfg: PrepareConfig) -> bytes:
+def encode(rgb: np.ndarray, cfg: PrepareConfig) -> bytes:
     """Encode [S, S, 3] uint8 as PNG or JPEG bytes (deterministic for the same pixels)."""
-    buffer = io.BytesIO()
-    img = rgb if isinstance(rgb, Image.Image) else Image.fromarray(rgb)
     if cfg.format == "png":
-        img.save(buffer, format="PNG", compress_level=cfg.png_compress_level)
-    else:
-        img.save(buffer, format="JPEG", quality=cfg.quality)
+        return encode_png(rgb, cfg.png_compress_level)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=cfg.quality)
     return buffer.getvalue()
 
 
