@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+import orjson
 
 from waifugan.errors import WaifuganError
 from waifugan.prepare.sources import Item, Reject, iter_sources
@@ -91,7 +92,7 @@ def iter_metadata(files: tuple[str, ...], sel: Selection) -> Iterator[dict[str, 
                 if not line.strip():
                     continue
                 try:
-                    record = parse_record(json.loads(line))
+                    record = parse_record(orjson.loads(line))
                 except (ValueError, KeyError, TypeError) as error:
                     yield Reject(f"{label}:{line_no}", "metadata", f"malformed line: {error}")
                     continue

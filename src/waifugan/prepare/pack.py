@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import orjson
 from tqdm import tqdm
 
 from waifugan.errors import WaifuganError
@@ -64,7 +65,7 @@ class WorkDir:
         self._journal: Any = None
         self._blob: BinaryIO | None = None
         self._thumbs: BinaryIO | None = None
-        self._pending: list[str] = []  # journal lines whose images may still be buffered
+        self._pending: list[bytes] = []  # journal lines whose images may still be buffered
         self._last_write = time.monotonic()
 
     def recover(self) -> list[dict[str, Any]]:
@@ -77,7 +78,7 @@ class WorkDir:
                     if not line.endswith(b"\n"):
                         break  # torn last line of a crashed run
                     try:
-                        records.append(json.loads(line))
+                        records.append(orjson.loads(line))
                     except ValueError:
                         break
                     good_bytes += len(line)
@@ -100,7 +101,7 @@ class WorkDir:
 
     def open(self) -> None:
         """Open journal and blob for appending."""
-        self._journal = open(self.journal_path, "a", encoding="utf-8")  # noqa: SIM115
+        self._journal = open(self.journal_path, "ab")  # noqa: SIM115
         self._blob = open(self.blob_path, "ab")  # noqa: SIM115
         self._thumbs = open(self.thumbs_path, "ab")  # noqa: SIM115
 
@@ -118,7 +119,7 @@ class WorkDir:
 
     def append_record(self, record: dict[str, Any]) -> None:
         """Journal one finished input (its lines reach the file after its samples do)."""
-        self._pending.append(json.dumps(record) + "\n")
+        self._pending.append(orjson.dumps(record) + b"\n")
         if (
             len(self._pending) >= JOURNAL_GROUP_LINES
             or time.monotonic() - self._last_write >= JOURNAL_GROUP_SECONDS
@@ -130,7 +131,7 @@ class WorkDir:
         assert self._blob is not None and self._journal is not None and self._thumbs is not None
         self._blob.flush()
         self._thumbs.flush()
-        self._journal.write("".join(self._pending))
+        self._journal.write(b"".join(self._pending))
         self._journal.flush()
         self._pending.clear()
         self._last_write = time.monotonic()
@@ -148,9 +149,9 @@ class WorkDir:
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Stream the journal's records."""
-        with open(self.journal_path, encoding="utf-8") as f:
+        with open(self.journal_path, "rb") as f:
             for line in f:
-                yield json.loads(line)
+                yield orjson.loads(line)
 
     def remove(self) -> None:
         """Delete the work folder (after the dataset is in place)."""
@@ -185,6 +186,10 @@ def manifest_row(record: dict[str, Any], sample: dict[str, Any]) -> dict[str, An
     return row
 
 
+def _manifest_line(record: dict[str, Any], sample: dict[str, Any]) -> bytes:
+    return orjson.dumps(manifest_row(record, sample), option=orjson.OPT_SORT_KEYS) + b"\n"
+
+
 def pack(
     work: WorkDir, output: Path, as_zip: bool, overwrite: bool, total: int, progress: bool = False
 ) -> int:
@@ -195,13 +200,13 @@ def pack(
     manifest_tmp = work.path / "manifest.jsonl.tmp"
     if tmp.exists():
         shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
-    with open(manifest_tmp, "w", encoding="utf-8") as manifest:
+    with open(manifest_tmp, "wb") as manifest:
         if as_zip:
             with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
                 archive.writestr(_zip_info("dataset.json", zipfile.ZIP_STORED), DATASET_JSON)
                 for record, sample, data in samples:
                     archive.writestr(_zip_info(sample["name"], zipfile.ZIP_STORED), data)
-                    manifest.write(json.dumps(manifest_row(record, sample), sort_keys=True) + "\n")
+                    manifest.write(_manifest_line(record, sample))
                     count += 1
                 manifest.flush()
                 info = _zip_info("manifest.jsonl", zipfile.ZIP_DEFLATED)
@@ -214,7 +219,7 @@ def pack(
                 target = tmp / sample["name"]
                 target.parent.mkdir(exist_ok=True)
                 target.write_bytes(data)
-                manifest.write(json.dumps(manifest_row(record, sample), sort_keys=True) + "\n")
+                manifest.write(_manifest_line(record, sample))
                 count += 1
     if not as_zip:
         os.replace(manifest_tmp, tmp / "manifest.jsonl")
