@@ -6,8 +6,9 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, PngImagePlugin
 
+import waifugan.prepare.decode as decode_module
 from tests.prepare.fixtures import art, broken_crc_png, jpeg_bytes, png16_rgb, png_bytes
 from waifugan.prepare.decode import DecodeError, decode
 
@@ -83,3 +84,63 @@ def test_pixel_limit() -> None:
     assert decode(data, 64 * 64).rgb.shape == (64, 64, 3)
     with pytest.raises(DecodeError, match="decompression bomb"):
         decode(data, 64 * 64 - 1)
+
+
+def _general_path(data: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[np.ndarray, dict]:
+    with monkeypatch.context() as patch:
+        patch.setattr(decode_module, "_decode_plain_png", lambda *args: None)
+        decoded = decode(data, LIMIT)
+    return decoded.rgb, decoded.info
+
+
+def _took_plain_path(data: bytes, monkeypatch: pytest.MonkeyPatch) -> bool:
+    calls = []
+    real = decode_module._decode_plain_png
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            decode_module, "_decode_plain_png", lambda *a: calls.append(real(*a)) or calls[-1]
+        )
+        decode(data, LIMIT)
+    return calls[-1] is not None
+
+
+def _with_alpha(rgb: np.ndarray, alpha: int) -> np.ndarray:
+    return np.dstack([rgb, np.full(rgb.shape[:2], alpha, np.uint8)])
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_plain_png_fast_path_equals_pillow(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    rgb = art(4, size=40)[:, :33]
+    data = png_bytes(_with_alpha(rgb, 255) if mode == "RGBA" else rgb)
+    assert _took_plain_path(data, monkeypatch)
+    out = decode(data, LIMIT)
+    expected, info = _general_path(data, monkeypatch)
+    assert out.rgb.dtype == np.uint8 and out.rgb.flags.c_contiguous
+    assert np.array_equal(out.rgb, expected) and np.array_equal(out.rgb, rgb)
+    assert out.info == info
+
+
+def test_pngs_with_meaning_beyond_pixels_take_the_general_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rgb = art(5, size=24)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Raw profile type exif", "exif\n      0\n")
+    others = {
+        "transparent": png_bytes(_with_alpha(rgb, 128)),
+        "colour key": png_bytes(rgb, transparency=(0, 0, 0)),
+        "icc": png_bytes(
+            rgb, icc_profile=ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+        ),
+        "exif": png_bytes(rgb, exif=exif.tobytes()),
+        "exif in text": png_bytes(rgb, pnginfo=text),
+        "16-bit": png16_rgb(rgb.astype(np.uint16) * 257),
+        "gray": png_bytes(rgb[..., 0]),
+    }
+    for name, data in others.items():
+        assert not _took_plain_path(data, monkeypatch), name
+    plain_text = PngImagePlugin.PngInfo()
+    plain_text.add_text("parameters", "1girl, smile")  # ordinary text chunks are fine
+    assert _took_plain_path(png_bytes(rgb, pnginfo=plain_text), monkeypatch)

@@ -8,6 +8,7 @@ import warnings
 import zlib
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
@@ -15,6 +16,9 @@ from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 _SRGB = ImageCms.createProfile("sRGB")
+# PNG chunks whose meaning only the general (Pillow) path applies
+_PNG_NEEDS_PILLOW = {b"iCCP", b"eXIf", b"tRNS", b"acTL"}
+_PNG_TEXT = {b"tEXt", b"zTXt", b"iTXt"}
 
 
 class DecodeError(Exception):
@@ -29,11 +33,13 @@ class Decoded:
     info: dict[str, object]  # source mode, size, frames, icc, exif rotation
 
 
-def check_png_chunks(data: bytes) -> None:
-    """Verify every PNG chunk's CRC (Pillow's load() does not), raising DecodeError.
+def check_png_chunks(data: bytes) -> set[bytes]:
+    """Verify every PNG chunk's CRC (Pillow's load() does not), raising DecodeError; returns
+    the chunk types present.
 
     Walks the chunk headers of the bytes in memory: much cheaper than a second parse.
     """
+    kinds = set()
     pos = 8  # after the signature
     while pos + 12 <= len(data):
         length, kind = struct.unpack(">I4s", data[pos : pos + 8])
@@ -43,8 +49,9 @@ def check_png_chunks(data: bytes) -> None:
         (crc,) = struct.unpack(">I", data[end : end + 4])
         if zlib.crc32(data[pos + 4 : end]) != crc:
             raise DecodeError(f"corrupt image: bad PNG CRC in chunk {kind!r} at byte {pos}")
+        kinds.add(kind)
         if kind == b"IEND":
-            return
+            return kinds
         pos = end + 4
     raise DecodeError("corrupt image: PNG ends without an IEND chunk")
 
@@ -106,6 +113,31 @@ def to_rgb(img: Image.Image) -> tuple[np.ndarray, dict[str, object]]:
     return np.asarray(img), info
 
 
+def _decode_plain_png(data: bytes, img: Image.Image, chunks: set[bytes]) -> Decoded | None:
+    """An opaque 8-bit RGB(A) PNG without colour profile, EXIF, colour key or animation
+    straight to an array through OpenCV's libpng: 0.25 ms where Pillow's decode plus
+    conversion took 0.33 ms for a 128 px face. None when the general path must decide."""
+    if img.mode not in ("RGB", "RGBA") or chunks & _PNG_NEEDS_PILLOW:
+        return None
+    if chunks & _PNG_TEXT and b"Raw profile type exif" in data:  # EXIF Pillow reads from text
+        return None
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    channels = len(img.mode)
+    if pixels is None or pixels.dtype != np.uint8 or pixels.shape != (*img.size[::-1], channels):
+        return None  # 16-bit samples, or an error Pillow will describe
+    info: dict[str, object] = {"mode": img.mode, "icc": False}
+    if channels == 4:
+        if cv2.minMaxLoc(cv2.extractChannel(pixels, 3))[0] < 255:
+            return None  # transparent: composited on white by the general path
+        info["alpha"] = True
+        rgb = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGB)
+    else:
+        rgb = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+    width, height = img.size
+    info.update(format="PNG", width=width, height=height, frames=1, orientation=1)
+    return Decoded(rgb=rgb, info=info)
+
+
 def decode(data: bytes, max_pixels: int, draft_size: int | None = None) -> Decoded:
     """Decode image bytes to [H, W, 3] uint8 sRGB, raising DecodeError with a reason.
 
@@ -129,7 +161,9 @@ def decode(data: bytes, max_pixels: int, draft_size: int | None = None) -> Decod
                     f"> --max-pixels {max_pixels}"
                 )
             if img.format == "PNG":
-                check_png_chunks(data)
+                plain = _decode_plain_png(data, img, check_png_chunks(data))
+                if plain is not None:
+                    return plain
             frames = int(getattr(img, "n_frames", 1))
             if draft_size and img.format == "JPEG":
                 img.draft("RGB", (draft_size, draft_size))
