@@ -88,7 +88,7 @@ def bitwise_distance(a: int, b: int) -> int:
 
 def hamming(hashes: np.ndarray, query: int) -> np.ndarray:
     """Hamming distances between a uint64 array and one 64-bit hash."""
-    return np.bitwise_count(hashes ^ np.uint64(query)).astype(np.int64)
+    return np.bitwise_count(hashes ^ np.uint64(query))
 
 
 class NearDuplicateIndex:

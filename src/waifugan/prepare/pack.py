@@ -19,7 +19,7 @@ import os
 import shutil
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -165,13 +165,19 @@ def _zip_info(name: str, compress: int) -> zipfile.ZipInfo:
     return info
 
 
-def iter_samples(work: WorkDir) -> Iterator[tuple[dict[str, Any], dict[str, Any], bytes]]:
-    """(record, sample, encoded bytes) for every written sample, in dataset order."""
+def iter_samples(
+    work: WorkDir, wanted: Container[int] | None = None
+) -> Iterator[tuple[dict[str, Any], dict[str, Any], bytes]]:
+    """(record, sample, encoded bytes) for every written sample in dataset order, or only for
+    the sample numbers in `wanted`."""
+    index = 0
     with open(work.blob_path, "rb") as blob:
         for record in work.records():
             for sample in record["samples"]:
-                blob.seek(sample["offset"])
-                yield record, sample, blob.read(sample["size"])
+                if wanted is None or index in wanted:
+                    blob.seek(sample["offset"])
+                    yield record, sample, blob.read(sample["size"])
+                index += 1
 
 
 def manifest_row(record: dict[str, Any], sample: dict[str, Any]) -> dict[str, Any]:

@@ -190,10 +190,9 @@ def contact_sheet(work: WorkDir, total: int, side_px: int) -> Image.Image | None
         return None
     count = min(total, SHEET_COUNT)
     wanted = {round(i * (total - 1) / max(1, count - 1)) for i in range(count)}
-    tiles = []
-    for index, (_, _, data) in enumerate(iter_samples(work)):
-        if index in wanted:
-            tiles.append(Image.open(io.BytesIO(data)).convert("RGB"))
+    tiles = [
+        Image.open(io.BytesIO(data)).convert("RGB") for _, _, data in iter_samples(work, wanted)
+    ]
     return _grid(tiles, side_px)
 
 
