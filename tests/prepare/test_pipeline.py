@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 import zipfile
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,8 @@ from waifugan.errors import WaifuganError
 from waifugan.prepare import pipeline
 from waifugan.prepare.config import PrepareConfig
 from waifugan.prepare.pipeline import prepare
+from waifugan.prepare.process import TorchNotAllowedError, Worker
+from waifugan.prepare.sources import Item, iter_sources
 
 
 def _cfg(src: Path, out: Path, **kw: Any) -> PrepareConfig:
@@ -155,3 +159,54 @@ def test_faces_end_to_end_with_waifu2x(tmp_path: Path, shared_dir: Path, assets_
     # lucy's 163 px face → 196 px crop: doubled by waifu2x; eileen's 223 px → 268 px: not
     assert [r["upscale"] for r in rows] == ["waifu2x x2", "none"]
     assert all(len(r["box"]) == 4 and r["crop"][2] >= max(r["box"][2:]) for r in rows)
+
+
+class _SlowStartPool:
+    """Stands in for the process pool: its first submit blocks like a starting fork server,
+    then it runs batches in this process."""
+
+    def __init__(self, cfg: PrepareConfig, delay_s: float) -> None:
+        self.worker = Worker(cfg)
+        self.delay_s = delay_s
+        self.submitted: list[list[str]] = []
+
+    def submit(self, fn: Any, batch: list[Any]) -> Future[list[Any]]:
+        if not self.submitted:
+            time.sleep(self.delay_s)
+        self.submitted.append([entry.key for entry in batch])
+        future: Future[list[Any]] = Future()
+        future.set_result([self.worker.process(entry) for entry in batch])
+        return future
+
+
+def _items(folder: Path, count: int, side: int) -> list[Item]:
+    for i in range(count):
+        (folder / f"{i:03d}.png").write_bytes(png_bytes(art(i, size=side)))
+    return [entry for entry in iter_sources((str(folder),)) if isinstance(entry, Item)]
+
+
+def test_parent_works_while_the_pool_starts_and_keeps_order(tmp_path: Path) -> None:
+    items = _items(tmp_path, 24, 64)
+    cfg = _cfg(tmp_path, tmp_path / "ds.zip", resolution=32)
+    pool = _SlowStartPool(cfg, delay_s=1.0)
+    batches = iter([items[i : i + 2] for i in range(0, 24, 2)])
+    pending = pipeline._start(pool, batches, 2, Worker(cfg, load_torch=False))  # type: ignore[arg-type]
+    pending.extend(pool.submit(None, batch) for batch in batches)
+    keys = [result.key for future in pending for result in future.result()]
+    assert keys == [item.key for item in items]  # input order, whoever did the work
+    done_here = 12 - len(pool.submitted)
+    assert 1 <= done_here <= pipeline.STARTUP_BATCHES_MAX
+    assert pool.submitted[0] == [items[0].key, items[1].key]
+
+
+def test_helper_hands_waifu2x_work_to_the_pool(tmp_path: Path) -> None:
+    items = _items(tmp_path, 8, 16)  # below the 32 px output: needs upscaling
+    cfg = _cfg(tmp_path, tmp_path / "ds.zip", resolution=32, upscale="waifu2x", min_size=8)
+    with pytest.raises(TorchNotAllowedError):
+        Worker(cfg, load_torch=False).process(items[0])
+    lanczos = _cfg(tmp_path, tmp_path / "ds.zip", resolution=32, min_size=8)  # pool stand-in
+    pool = _SlowStartPool(lanczos, delay_s=0.3)
+    batches = iter([items[i : i + 2] for i in range(0, 8, 2)])
+    pending = pipeline._start(pool, batches, 1, Worker(cfg, load_torch=False))  # type: ignore[arg-type]
+    assert len(pool.submitted) == 2 and len(pending) == 2  # first batch, then the handed-over one
+    assert [r.key for f in pending for r in f.result()] == [i.key for i in items[:4]]

@@ -13,7 +13,7 @@ import multiprocessing
 import time
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,12 @@ from waifugan.prepare.config import WAIFU2X_WEIGHTS_ASSET, PrepareConfig
 from waifugan.prepare.dedup import THUMB_BYTES, NearDuplicateIndex
 from waifugan.prepare.metadata import Selection, iter_selected_items
 from waifugan.prepare.pack import WorkDir, pack, sample_name
-from waifugan.prepare.process import ItemResult, Worker
+from waifugan.prepare.process import ItemResult, TorchNotAllowedError, Worker
 from waifugan.prepare.report import Report, write_report
 from waifugan.prepare.sources import Item, Reject, check_sources, iter_sources
 
 INFLIGHT_BATCHES_PER_WORKER = 4  # enough to hide scheduling gaps, small enough for memory
+STARTUP_BATCHES_MAX = 32  # batches the parent may run itself while the workers start
 MAX_REJECT_THUMBS = 64  # thumbnails kept for the rejects contact sheet
 
 
@@ -86,6 +87,34 @@ def _run_one(worker: Worker, entry: Item | Reject) -> ItemResult:
     return worker.process(entry)
 
 
+def _start(
+    pool: ProcessPoolExecutor, batches: Iterator[list[Item | Reject]], limit: int, helper: Worker
+) -> deque[Future[list[ItemResult]]]:
+    """Submit the first batches, and while the pool's processes start (~0.4 s: the fork
+    server imports NumPy, OpenCV and Pillow first) run the following ones here, until one
+    needs waifu2x (importing torch here would take longer than the wait)."""
+    head = list(itertools.islice(batches, limit))
+    with ThreadPoolExecutor(1) as starter:  # submit blocks until the fork server is up
+        submitted = starter.submit(lambda: [pool.submit(_run_batch, batch) for batch in head])
+        local: list[Future[list[ItemResult]]] = []
+        while not submitted.done() and len(local) < STARTUP_BATCHES_MAX:
+            batch = next(batches, None)
+            if batch is None:
+                break
+            try:
+                local.append(_finished([_run_one(helper, entry) for entry in batch]))
+            except TorchNotAllowedError:
+                local.append(pool.submit(_run_batch, batch))
+                break
+        return deque(submitted.result() + local)
+
+
+def _finished(results: list[ItemResult]) -> Future[list[ItemResult]]:
+    future: Future[list[ItemResult]] = Future()
+    future.set_result(results)
+    return future
+
+
 def _worker_context() -> multiprocessing.context.BaseContext:
     """forkserver (spawn where unavailable), never plain fork: a child forked from a parent
     that ran OpenCV inherits its thread pool state and can deadlock (seen in the tests).
@@ -109,10 +138,10 @@ def run_ordered(entries: Iterator[Item | Reject], cfg: PrepareConfig) -> Iterato
         return
     context = _worker_context()
     pool = ProcessPoolExecutor(cfg.workers, context, _init_worker, (cfg,))
-    pending: deque[Future[list[ItemResult]]] = deque()
     limit = cfg.workers * INFLIGHT_BATCHES_PER_WORKER
+    batches = iter(lambda: list(itertools.islice(entries, batch_size)), [])
     try:
-        batches = iter(lambda: list(itertools.islice(entries, batch_size)), [])
+        pending = _start(pool, batches, limit, Worker(cfg, load_torch=False))
         for batch in batches:
             pending.append(pool.submit(_run_batch, batch))
             while len(pending) >= limit:

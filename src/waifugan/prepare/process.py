@@ -62,12 +62,19 @@ class ItemResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+class TorchNotAllowedError(Exception):
+    """An input needs waifu2x in a worker told not to load torch."""
+
+
 class Worker:
     """Per-process state: the reader, the face detector and waifu2x, built on first use."""
 
-    def __init__(self, cfg: PrepareConfig, torch_threads: int | None = None) -> None:
+    def __init__(
+        self, cfg: PrepareConfig, torch_threads: int | None = None, load_torch: bool = True
+    ) -> None:
         self.cfg = cfg
         self.torch_threads = torch_threads  # 1 in pool workers: one image per core
+        self.load_torch = load_torch
         self.reader = ItemReader()
         self._detector: FaceDetector | None = None
         self._net: UpConv7 | None = None
@@ -89,6 +96,8 @@ class Worker:
         if self.cfg.upscale != "waifu2x":
             return None
         if self._net is None:
+            if not self.load_torch:
+                raise TorchNotAllowedError
             import torch
 
             from waifugan.devices import resolve_device
@@ -106,6 +115,8 @@ class Worker:
         result = ItemResult(key=item.key)
         try:
             self._process(item, result)
+        except TorchNotAllowedError:
+            raise
         except Exception as error:  # a bug or an exotic file must not stop a long job
             last = traceback.extract_tb(error.__traceback__)[-1]
             result.samples.clear()
