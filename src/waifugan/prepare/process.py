@@ -8,7 +8,6 @@ import io
 import time
 import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -263,15 +262,22 @@ def _reject(stage: str, reason: str, **extra: Any) -> dict[str, Any]:
 
 
 class _Timer:
-    """Adds the wall time of `with timer(stage):` blocks into a dict (seconds per stage)."""
+    """Adds the wall time of `with timer(stage):` blocks into a dict (seconds per stage).
+
+    A plain context manager rather than @contextmanager: it runs ten times per image."""
 
     def __init__(self, seconds: dict[str, float]) -> None:
         self.seconds = seconds
+        self.stage = ""
+        self.started = 0.0
 
-    @contextmanager
-    def __call__(self, stage: str) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
+    def __call__(self, stage: str) -> _Timer:
+        self.stage = stage
+        return self
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        elapsed = time.perf_counter() - self.started
+        self.seconds[self.stage] = self.seconds.get(self.stage, 0.0) + elapsed
