@@ -78,6 +78,10 @@ def test_output_is_nvlabs_layout_and_read_by_dataset(tmp_path: Path, assets_dir:
     assert ds[0].shape == (3, 64, 64)
     folder = prepare(_cfg(src, tmp_path / "folder_ds", augment=1))
     assert len(ImageDataset(folder.output)) == 10
+    with zipfile.ZipFile(result.output) as archive:  # same files either way
+        for name in ("manifest.jsonl", "dataset.json", "00000/img00000009.png"):
+            assert (folder.output / name).read_bytes() == archive.read(name)
+    assert not list(tmp_path.glob("*.partial"))
 
 
 def test_resume_gives_identical_dataset(

@@ -1,5 +1,6 @@
-"""Writing the dataset: a resumable work folder (journal + sample blob) while running, then
-an atomic zip (images stored, NVlabs layout) or folder with dataset.json and manifest.jsonl.
+"""Writing the dataset: a resumable work folder (journal + sample blob) and, beside it, the
+zip (images stored, NVlabs layout) or folder with dataset.json and manifest.jsonl, moved to
+the output path atomically at the end.
 
 While running, `<output>.partial/` holds:
   options.json   the options that shape the dataset (a resume with others is refused)
@@ -8,6 +9,8 @@ While running, `<output>.partial/` holds:
   journal.jsonl  one line per input, in input order, written (in groups of up to 64 lines or
                  2 s of work) after its images are in samples.bin; a torn last line or
                  trailing blob bytes are dropped on resume
+  dataset.zip.tmp (or dataset.tmp/) and manifest.jsonl.tmp
+                 the dataset being assembled; rebuilt from the journal on resume
 Only the final os.replace makes `<output>` appear, so a crash never leaves a dataset that
 looks complete.
 """
@@ -196,40 +199,72 @@ def _manifest_line(record: dict[str, Any], sample: dict[str, Any]) -> bytes:
     return orjson.dumps(manifest_row(record, sample), option=orjson.OPT_SORT_KEYS) + b"\n"
 
 
-def pack(
-    work: WorkDir, output: Path, as_zip: bool, overwrite: bool, total: int, progress: bool = False
-) -> int:
-    """Write the final dataset from the work folder atomically; returns the image count."""
-    samples = tqdm(iter_samples(work), total=total, unit="img", desc="write", disable=not progress)
-    count = 0
-    tmp = work.path / ("dataset.zip.tmp" if as_zip else "dataset.tmp")
-    manifest_tmp = work.path / "manifest.jsonl.tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
-    with open(manifest_tmp, "wb") as manifest:
+class DatasetWriter:
+    """The final zip (images stored, NVlabs layout) or folder, assembled inside the work
+    folder as images are decided, so the end of a run only adds the manifest and renames.
+
+    It is always rebuilt from the journal when a run starts or resumes (`rebuild`), so what
+    a crash left in it does not matter; only `finish` moves it to the output path."""
+
+    def __init__(self, work: WorkDir, as_zip: bool) -> None:
+        self.as_zip = as_zip
+        self.path = work.path / ("dataset.zip.tmp" if as_zip else "dataset.tmp")
+        self.manifest_path = work.path / "manifest.jsonl.tmp"
+        self.count = 0
+        if self.path.exists():
+            shutil.rmtree(self.path) if self.path.is_dir() else self.path.unlink()
+        self.manifest: BinaryIO | None = open(self.manifest_path, "wb")  # noqa: SIM115
+        self.archive: zipfile.ZipFile | None = None
         if as_zip:
-            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
-                archive.writestr(_zip_info("dataset.json", zipfile.ZIP_STORED), DATASET_JSON)
-                for record, sample, data in samples:
-                    archive.writestr(_zip_info(sample["name"], zipfile.ZIP_STORED), data)
-                    manifest.write(_manifest_line(record, sample))
-                    count += 1
-                manifest.flush()
-                info = _zip_info("manifest.jsonl", zipfile.ZIP_DEFLATED)
-                with open(manifest_tmp, "rb") as f, archive.open(info, "w") as dst:
-                    shutil.copyfileobj(f, dst)  # text: deflated, unlike the images
+            self.archive = zipfile.ZipFile(self.path, "w", zipfile.ZIP_STORED)
+            self.archive.writestr(_zip_info("dataset.json", zipfile.ZIP_STORED), DATASET_JSON)
         else:
-            tmp.mkdir()
-            (tmp / "dataset.json").write_bytes(DATASET_JSON)
-            for record, sample, data in samples:
-                target = tmp / sample["name"]
-                target.parent.mkdir(exist_ok=True)
-                target.write_bytes(data)
-                manifest.write(_manifest_line(record, sample))
-                count += 1
-    if not as_zip:
-        os.replace(manifest_tmp, tmp / "manifest.jsonl")
-    if output.exists() and overwrite:
-        shutil.rmtree(output) if output.is_dir() else output.unlink()
-    os.replace(tmp, output)
-    return count
+            self.path.mkdir()
+            (self.path / "dataset.json").write_bytes(DATASET_JSON)
+
+    def rebuild(self, work: WorkDir, total: int, progress: bool = False) -> None:
+        """Add the images an interrupted run journaled (nothing on a fresh run)."""
+        if total == 0:
+            return
+        samples = iter_samples(work)
+        for record, sample, data in tqdm(samples, total=total, unit="img", desc="restore",
+                                         disable=not progress):  # fmt: skip
+            self.add(record, sample, data)
+
+    def add(self, record: dict[str, Any], sample: dict[str, Any], data: bytes) -> None:
+        """Write one output image and its manifest line."""
+        assert self.manifest is not None
+        if self.archive is not None:
+            self.archive.writestr(_zip_info(sample["name"], zipfile.ZIP_STORED), data)
+        else:
+            target = self.path / sample["name"]
+            target.parent.mkdir(exist_ok=True)
+            target.write_bytes(data)
+        self.manifest.write(_manifest_line(record, sample))
+        self.count += 1
+
+    def finish(self, output: Path, overwrite: bool) -> int:
+        """Add the manifest, close, and move the dataset to `output` atomically; returns the
+        image count."""
+        assert self.manifest is not None
+        self.manifest.close()
+        self.manifest = None
+        if self.archive is not None:
+            info = _zip_info("manifest.jsonl", zipfile.ZIP_DEFLATED)
+            with open(self.manifest_path, "rb") as f, self.archive.open(info, "w") as dst:
+                shutil.copyfileobj(f, dst)  # text: deflated, unlike the images
+            self.archive.close()
+            self.archive = None
+        else:
+            os.replace(self.manifest_path, self.path / "manifest.jsonl")
+        if output.exists() and overwrite:
+            shutil.rmtree(output) if output.is_dir() else output.unlink()
+        os.replace(self.path, output)
+        return self.count
+
+    def abort(self) -> None:
+        """Close without finishing (the work folder keeps what a resume needs)."""
+        for handle in (self.manifest, self.archive):
+            if handle is not None:
+                handle.close()
+        self.manifest = self.archive = None

@@ -25,7 +25,7 @@ from waifugan.errors import WaifuganError
 from waifugan.prepare.config import WAIFU2X_WEIGHTS_ASSET, PrepareConfig
 from waifugan.prepare.dedup import THUMB_BYTES, NearDuplicateIndex
 from waifugan.prepare.metadata import Selection, iter_selected_items
-from waifugan.prepare.pack import WorkDir, pack, sample_name
+from waifugan.prepare.pack import DatasetWriter, WorkDir, sample_name
 from waifugan.prepare.process import ItemResult, TorchNotAllowedError, Worker
 from waifugan.prepare.report import Report, write_report
 from waifugan.prepare.sources import Item, Reject, check_sources, iter_sources
@@ -158,10 +158,13 @@ def run_ordered(entries: Iterator[Item | Reject], cfg: PrepareConfig) -> Iterato
 class Writer:
     """Decides exact/near duplicates in input order and journals every input."""
 
-    def __init__(self, cfg: PrepareConfig, work: WorkDir, report: Report) -> None:
+    def __init__(
+        self, cfg: PrepareConfig, work: WorkDir, report: Report, dataset: DatasetWriter
+    ) -> None:
         self.cfg = cfg
         self.work = work
         self.report = report
+        self.dataset = dataset
         self.ext = "png" if cfg.format == "png" else "jpg"
         self.index = NearDuplicateIndex(cfg.dedup_distance, cfg.dedup_diff_max)
         self.by_pixels: dict[str, str] = {}  # pixel sha256 → "name (source)" kept
@@ -233,10 +236,10 @@ class Writer:
                 "phash": f"{sample.phash:016x}",
                 "pixel_sha256": sample.pixel_sha256,
             }
-            record["samples"].append(self._blob(name, sample.data, base, augment=None))
+            self._output(record, name, sample.data, base, augment=None)
             for data, params in sample.copies:
                 extra = dict(base, augment_of=name, phash=None)  # hashes describe the original
-                record["samples"].append(self._blob(self._name(), data, extra, augment=params))
+                self._output(record, self._name(), data, extra, augment=params)
         for reject in result.rejects:
             reject = dict(reject)
             thumb = reject.pop("thumb", None)
@@ -253,9 +256,14 @@ class Writer:
         self.next_index += 1
         return name
 
-    def _blob(self, name: str, data: bytes, base: dict[str, Any], augment: Any) -> dict[str, Any]:
+    def _output(
+        self, record: dict[str, Any], name: str, data: bytes, base: dict[str, Any], augment: Any
+    ) -> None:
+        """Append an image to the journal's blob and to the dataset being assembled."""
         offset = self.work.append_blob(data)
-        return dict(base, name=name, offset=offset, size=len(data), augment=augment)
+        sample = dict(base, name=name, offset=offset, size=len(data), augment=augment)
+        record["samples"].append(sample)
+        self.dataset.add(record, sample, data)
 
     def _upscale_label(self, doublings: int) -> str:
         if doublings:
@@ -326,12 +334,19 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
     output.parent.mkdir(parents=True, exist_ok=True)
     work = WorkDir(output, cfg.fingerprint(), discard_other=cfg.overwrite)
     report = Report(cfg)
-    writer = Writer(cfg, work, report)
-    writer.restore(work.recover())
-    _process_all(cfg, work, writer, report)
+    dataset = DatasetWriter(work, as_zip=output.suffix.lower() == ".zip")
+    writer = Writer(cfg, work, report, dataset)
+    try:
+        writer.restore(work.recover())
+        dataset.rebuild(work, writer.next_index, cfg.progress)
+        _process_all(cfg, work, writer, report)
+    except BaseException:
+        dataset.abort()
+        raise
     report.seconds_wall = time.perf_counter() - started
     report_dir = report_dir_for(cfg)
     if writer.next_index == 0:
+        dataset.abort()
         write_report(report, work, report_dir, None)
         work.remove()
         raise WaifuganError(
@@ -339,8 +354,7 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
             f"see {report_dir / 'summary.txt'} for every reason"
         )
     pack_started = time.perf_counter()
-    as_zip = output.suffix.lower() == ".zip"
-    images = pack(work, output, as_zip, cfg.overwrite, writer.next_index, cfg.progress)
+    images = dataset.finish(output, cfg.overwrite)
     report.stage_seconds["pack"] = time.perf_counter() - pack_started
     report.seconds_wall = time.perf_counter() - started
     write_report(report, work, report_dir, output)
