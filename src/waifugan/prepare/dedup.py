@@ -139,7 +139,7 @@ class NearDuplicateIndex:
         if positions.size == 0:
             return None
         first = int(positions[0])  # positions are ascending: the earliest kept image
-        return first, int(bitwise_distance(int(self.hashes[first]), value))
+        return first, bitwise_distance(int(self.hashes[first]), value)
 
     def add(self, value: int, thumbnail: bytes | None = None) -> int:
         """Keep a hash (and its thumbnail); returns its position."""

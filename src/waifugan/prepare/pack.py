@@ -195,6 +195,14 @@ def manifest_row(record: dict[str, Any], sample: dict[str, Any]) -> dict[str, An
     return row
 
 
+def _remove(path: Path) -> None:
+    """Delete a file or folder if it exists."""
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
 def _manifest_line(record: dict[str, Any], sample: dict[str, Any]) -> bytes:
     return orjson.dumps(manifest_row(record, sample), option=orjson.OPT_SORT_KEYS) + b"\n"
 
@@ -207,12 +215,11 @@ class DatasetWriter:
     a crash left in it does not matter; only `finish` moves it to the output path."""
 
     def __init__(self, work: WorkDir, as_zip: bool) -> None:
-        self.as_zip = as_zip
+        self.work = work
         self.path = work.path / ("dataset.zip.tmp" if as_zip else "dataset.tmp")
         self.manifest_path = work.path / "manifest.jsonl.tmp"
         self.count = 0
-        if self.path.exists():
-            shutil.rmtree(self.path) if self.path.is_dir() else self.path.unlink()
+        _remove(self.path)
         self.manifest: BinaryIO | None = open(self.manifest_path, "wb")  # noqa: SIM115
         self.archive: zipfile.ZipFile | None = None
         if as_zip:
@@ -222,11 +229,11 @@ class DatasetWriter:
             self.path.mkdir()
             (self.path / "dataset.json").write_bytes(DATASET_JSON)
 
-    def rebuild(self, work: WorkDir, total: int, progress: bool = False) -> None:
-        """Add the images an interrupted run journaled (nothing on a fresh run)."""
+    def rebuild(self, total: int, progress: bool = False) -> None:
+        """Add the `total` images an interrupted run journaled (none on a fresh run)."""
         if total == 0:
             return
-        samples = iter_samples(work)
+        samples = iter_samples(self.work)
         for record, sample, data in tqdm(samples, total=total, unit="img", desc="restore",
                                          disable=not progress):  # fmt: skip
             self.add(record, sample, data)
@@ -257,8 +264,8 @@ class DatasetWriter:
             self.archive = None
         else:
             os.replace(self.manifest_path, self.path / "manifest.jsonl")
-        if output.exists() and overwrite:
-            shutil.rmtree(output) if output.is_dir() else output.unlink()
+        if overwrite:
+            _remove(output)
         os.replace(self.path, output)
         return self.count
 

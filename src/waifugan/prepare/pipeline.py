@@ -338,7 +338,7 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
     writer = Writer(cfg, work, report, dataset)
     try:
         writer.restore(work.recover())
-        dataset.rebuild(work, writer.next_index, cfg.progress)
+        dataset.rebuild(writer.next_index, cfg.progress)
         _process_all(cfg, work, writer, report)
     except BaseException:
         dataset.abort()
