@@ -25,8 +25,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import table  # noqa: E402
-from waifugan.export import save_model  # noqa: E402
 from waifugan.networks.generator import Generator, GeneratorConfig  # noqa: E402
+from waifugan.networks.model_file import save_model  # noqa: E402
 from waifugan.train.options import resolve_options  # noqa: E402
 
 QUICK = "--quick" in sys.argv

@@ -11,7 +11,7 @@ import waifugan.errors
 from tests.tiny import tiny_G
 from tests.train.conftest import write_blob_zip
 from waifugan.cli import build_parser, main
-from waifugan.export import save_model
+from waifugan.networks.model_file import save_model
 
 
 def _subcommands() -> list[str]:

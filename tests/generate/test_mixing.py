@@ -11,10 +11,10 @@ from PIL import Image
 
 from waifugan.cli import main
 from waifugan.errors import WaifuganError
-from waifugan.export import save_model
-from waifugan.generate.images import seeds_to_z, to_uint8
 from waifugan.generate.mixing import mix_grid, mix_styles, style_layers, ws_resolution
 from waifugan.networks.generator import Generator, GeneratorConfig
+from waifugan.networks.model_file import save_model
+from waifugan.networks.sampling import seeds_to_z, to_uint8
 
 ROWS, COLS = [1, 2, 3], [10, 11]
 

@@ -12,7 +12,6 @@ from PIL import Image
 
 from waifugan.cli import main
 from waifugan.errors import WaifuganError
-from waifugan.export import save_model
 from waifugan.generate.projection import (
     ProjectConfig,
     load_target,
@@ -23,6 +22,7 @@ from waifugan.generate.projection import (
 )
 from waifugan.generate.video import probe_video
 from waifugan.networks.generator import Generator, GeneratorConfig
+from waifugan.networks.model_file import save_model
 
 # Measured on the 16 px test model (seed 7 target, W+, 200 steps): 26.5-26.9 dB across
 # optimizer seeds, from 9-11 dB at the start; a different seed's face is at 12.5 dB.

@@ -11,7 +11,6 @@ from PIL import Image
 
 from waifugan.cli import main
 from waifugan.errors import WaifuganError
-from waifugan.export import save_model
 from waifugan.generate.interpolate import (
     InterpolateConfig,
     render_walk,
@@ -25,6 +24,7 @@ from waifugan.generate.video import (
     write_video,
 )
 from waifugan.networks.generator import Generator, GeneratorConfig
+from waifugan.networks.model_file import save_model
 
 
 def _frames(n: int, h: int = 32, w: int = 48) -> np.ndarray:

@@ -11,8 +11,8 @@ import waifugan.metrics.evaluate as evaluate_module
 import waifugan.metrics.registry as registry_module
 from tests.tiny import tiny_G
 from waifugan.cli import main
-from waifugan.export import save_model
-from waifugan.metrics.evaluate import append_metrics_jsonl, run_dir_of
+from waifugan.networks.model_file import save_model
+from waifugan.train.rundir import append_jsonl, run_dir_of
 
 from .conftest import CountingExtractor, random_images, write_zip_dataset
 
@@ -102,7 +102,7 @@ def test_neither_model_nor_data2_is_refused(tmp_path: Path, capsys: pytest.Captu
 
 def test_append_metrics_jsonl_appends_lines(tmp_path: Path) -> None:
     path = tmp_path / "run" / "metrics.jsonl"
-    append_metrics_jsonl(path, {"kimg": 1, "results": {"fid2k": 12.5}})
-    append_metrics_jsonl(path, {"kimg": 2, "results": {"fid2k": 11.0}})
+    append_jsonl(path, {"kimg": 1, "results": {"fid2k": 12.5}})
+    append_jsonl(path, {"kimg": 2, "results": {"fid2k": 11.0}})
     records = [json.loads(line) for line in path.read_text().splitlines()]
     assert [r["kimg"] for r in records] == [1, 2]

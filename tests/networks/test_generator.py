@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from tests.tiny import tiny_D, tiny_G
-from waifugan.generate.images import seeds_to_z
 from waifugan.networks.generator import mix_ws
+from waifugan.networks.sampling import seeds_to_z
 
 
 @pytest.mark.parametrize("resolution", [16, 32, 64])
@@ -27,7 +27,7 @@ def test_psi_zero_gives_the_w_avg_image_for_every_seed():
     images = G.sample([0, 1, 2, 3], psi=0.0)
     ws_avg = G.mapping.w_avg.reshape(1, 1, -1).repeat(1, G.num_ws, 1)
     expected = G.synthesis(ws_avg)
-    from waifugan.generate.images import to_uint8
+    from waifugan.networks.sampling import to_uint8
 
     for image in images:
         np.testing.assert_array_equal(image, to_uint8(expected)[0])

@@ -14,8 +14,8 @@ import numpy as np
 from PIL import Image
 from serve_helpers import free_port
 
-from waifugan.export import save_model
 from waifugan.networks.generator import Generator
+from waifugan.networks.model_file import save_model
 
 
 def test_serve_command_end_to_end(tiny_G: Generator, tmp_path: Path) -> None:

@@ -9,9 +9,10 @@ import torch
 import waifugan
 from tests.train.conftest import tiny_flags
 from waifugan.errors import WaifuganError
-from waifugan.export import save_model
-from waifugan.train.checkpoint import find_resume_checkpoint, load_checkpoint
+from waifugan.networks.model_file import save_model
+from waifugan.train.checkpoint import load_checkpoint
 from waifugan.train.run import train
+from waifugan.train.rundir import find_resume_checkpoint
 
 
 def test_a_short_run_writes_every_run_file(blob_zip, tmp_path):
@@ -102,9 +103,9 @@ def test_export_load_generate_matches_the_checkpoint_g_ema(blob_zip, tmp_path):
     run_dir = train(tiny_flags(blob_zip, tmp_path, kimg=0.016))
     state = load_checkpoint(run_dir / "checkpoint-000000.pt")
     model = save_model(waifugan.load(run_dir), tmp_path / "model.safetensors")
-    from waifugan.export import generator_from_state
+    from waifugan.networks.model_file import build_generator
 
-    G_ckpt = generator_from_state(state["options"]["G"], state["G_ema"], "ckpt").eval()
+    G_ckpt = build_generator(state["options"]["G"], state["G_ema"], "ckpt").eval()
     seeds = [0, 7, 123]
     expected = G_ckpt.sample(seeds, psi=0.7)
     np.testing.assert_array_equal(waifugan.load(model).sample(seeds, psi=0.7), expected)

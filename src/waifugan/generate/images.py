@@ -1,18 +1,19 @@
-"""Seeds to latents, generator output to pixels, and image grids."""
+"""`waifugan generate`: parse seeds, draw faces, write PNGs and grids."""
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image
-
 from waifugan.errors import WaifuganError
+from waifugan.networks.sampling import DEFAULT_PSI, seeds_to_z, to_uint8
+from waifugan.pixels import make_grid, save_image
+
+# seeds_to_z / to_uint8 live in networks.sampling and make_grid / save_image in pixels; they
+# stay importable from here while work started before the move lands (issue 10).
+__all__ = ["GenerateOptions", "generate_images", "make_grid", "parse_seeds", "save_image"]
+__all__ += ["seeds_to_z", "to_uint8"]
 
 _RANGE = re.compile(r"^(\d+)-(\d+)$")
 
@@ -41,48 +42,13 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def seeds_to_z(seeds: Sequence[int], z_dim: int) -> torch.Tensor:
-    """Latents for seeds, [N, z_dim] float32: RandomState(seed).randn(z_dim) as in the NVlabs tools.
-
-    Using the TF/NVlabs convention means a seed names the same face across tools.
-    """
-    z = np.stack([np.random.RandomState(seed).randn(z_dim) for seed in seeds])
-    return torch.from_numpy(z.astype(np.float32))
-
-
-def to_uint8(img: torch.Tensor) -> np.ndarray:
-    """[N, 3, H, W] float in [-1, 1] → [N, H, W, 3] uint8, rounded exactly as saved PNGs are."""
-    img = (img.detach().float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-    return img.permute(0, 2, 3, 1).cpu().numpy()
-
-
-def make_grid(images: np.ndarray, cols: int | None = None, pad: int = 0) -> np.ndarray:
-    """Tile [N, H, W, 3] uint8 images into one [rows*H, cols*W, 3] image (white padding)."""
-    n, h, w, c = images.shape
-    cols = cols or math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    grid = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad, c), 255, dtype=np.uint8)
-    for i, image in enumerate(images):
-        r, col = divmod(i, cols)
-        grid[r * (h + pad) : r * (h + pad) + h, col * (w + pad) : col * (w + pad) + w] = image
-    return grid
-
-
-def save_image(array: np.ndarray, path: str | Path) -> Path:
-    """Write an [H, W, 3] uint8 array as PNG (or by the suffix's format)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array).save(path)
-    return path
-
-
 @dataclass(frozen=True)
 class GenerateOptions:
     """What `waifugan generate` draws and where it writes."""
 
     model: str
     seeds: tuple[int, ...]
-    psi: float = 0.7
+    psi: float = DEFAULT_PSI
     truncation_cutoff: int | None = None
     noise_mode: str = "const"
     outdir: str = "out"

@@ -19,9 +19,9 @@ import torch
 from tqdm import tqdm
 
 from waifugan.errors import WaifuganError
-from waifugan.generate.images import seeds_to_z, to_uint8
 from waifugan.generate.video import DEFAULT_CRF, VideoWriter
 from waifugan.networks.generator import Generator
+from waifugan.networks.sampling import seeds_to_z, to_uint8
 
 SPACES = ("w", "z")
 KINDS = ("auto", "linear", "slerp", "cubic")

@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from waifugan.errors import WaifuganError
-from waifugan.generate.images import save_image, seeds_to_z, to_uint8
 from waifugan.networks.generator import Generator
+from waifugan.networks.sampling import seeds_to_z, to_uint8
+from waifugan.pixels import save_image
 
 # name → (lowest, highest) resolution in px whose layers it covers; None = up to the top
 STYLE_RANGES: dict[str, tuple[int, int | None]] = {

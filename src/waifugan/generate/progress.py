@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,9 +12,7 @@ from tqdm import tqdm
 
 from waifugan.errors import WaifuganError
 from waifugan.generate.video import DEFAULT_CRF, VideoWriter
-
-_SNAPSHOT = re.compile(r"^fakes(\d+)\.png$")
-_INIT_NAME = "fakes_init.png"
+from waifugan.train.rundir import FAKES_INIT_PNG, list_fakes
 
 
 @dataclass(frozen=True)
@@ -36,15 +33,10 @@ def find_snapshots(run_dir: str | os.PathLike[str], include_init: bool = True) -
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise WaifuganError(f"{run_dir}: not a run directory")
-    snapshots = []
-    for path in run_dir.iterdir():
-        match = _SNAPSHOT.match(path.name)
-        if match:
-            snapshots.append(Snapshot(path, int(match[1])))
-    # Names are zero-padded to 6 digits, but a long run passes 999999 kimg and hand-made
-    # names need not be padded: sort on the number.
-    snapshots.sort(key=lambda snap: snap.kimg or 0)
-    init = run_dir / _INIT_NAME
+    # Sorted on the kimg number: names are zero-padded to 6 digits, but a long run passes
+    # 999999 kimg and hand-made names need not be padded.
+    snapshots = [Snapshot(path, kimg) for kimg, path in list_fakes(run_dir)]
+    init = run_dir / FAKES_INIT_PNG
     if include_init and init.is_file():
         snapshots.insert(0, Snapshot(init, None))
     if not snapshots:

@@ -24,9 +24,10 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from waifugan.errors import WaifuganError
-from waifugan.generate.images import save_image, to_uint8
 from waifugan.generate.video import VideoWriter
 from waifugan.networks.generator import Generator
+from waifugan.networks.sampling import to_uint8
+from waifugan.pixels import save_image
 
 DISTANCES = ("pixel", "inception")
 

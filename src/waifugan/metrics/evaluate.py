@@ -6,9 +6,7 @@ run's metrics.jsonl, one JSON object per evaluation, next to stats.jsonl.
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +23,7 @@ from waifugan.metrics.registry import (
     real_face_rate,
 )
 from waifugan.metrics.stats import open_dataset, real_stats
-
-METRICS_JSONL = "metrics.jsonl"
-_CHECKPOINT_KIMG = re.compile(r"checkpoint-(\d+)\.pt$")
+from waifugan.train.rundir import append_metrics, checkpoint_kimg, run_dir_of
 
 
 @dataclass(frozen=True)
@@ -53,23 +49,6 @@ class MetricsReport:
     results: dict[str, float]
     record: dict[str, Any] = field(default_factory=dict)
     jsonl_path: Path | None = None
-
-
-def append_metrics_jsonl(path: str | os.PathLike[str], record: dict[str, Any]) -> None:
-    """Append one JSON object as a line (flushed and fsynced: a crash loses at most it)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, sort_keys=True) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def run_dir_of(model: str | os.PathLike[str]) -> Path | None:
-    """The run directory a model belongs to (it holds options.json), or None."""
-    path = Path(model)
-    folder = path if path.is_dir() else path.parent
-    return folder if (folder / "options.json").is_file() else None
 
 
 def compare_datasets(
@@ -137,14 +116,12 @@ def run_metrics(cfg: MetricsConfig) -> MetricsReport:
         "max_real": cfg.max_real,
         "total_sec": round(time.time() - started, 1),
     }
-    kimg = _CHECKPOINT_KIMG.search(cfg.model or "")
-    if kimg:
-        record.update(kimg=float(kimg[1]), snapshot=Path(cfg.model or "").name)
+    kimg = checkpoint_kimg(cfg.model) if cfg.model is not None else None
+    if kimg is not None:
+        record.update(kimg=float(kimg), snapshot=Path(cfg.model or "").name)
     record.update(results)
     run_dir = run_dir_of(cfg.model) if cfg.model is not None and cfg.log else None
-    jsonl = run_dir / METRICS_JSONL if run_dir is not None else None
-    if jsonl is not None:
-        append_metrics_jsonl(jsonl, record)
+    jsonl = append_metrics(run_dir, record) if run_dir is not None else None
     return MetricsReport(results, record, jsonl)
 
 

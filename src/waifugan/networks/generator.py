@@ -8,8 +8,11 @@ StyleGAN2 implementations can be mapped onto ours.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,6 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from waifugan.networks.layers import EqualizedLinear, bias_act, fir_filter, upsample2d
+from waifugan.networks.sampling import DEFAULT_PSI, sample_images
+from waifugan.pixels import is_valid_resolution
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,7 @@ class GeneratorConfig:
 
     def __post_init__(self) -> None:
         r = self.img_resolution
-        if r < 8 or r & (r - 1):
+        if not is_valid_resolution(r, minimum=8):
             raise ValueError(f"img_resolution must be a power of two ≥ 8, got {r}")
 
 
@@ -247,6 +252,8 @@ class SynthesisNetwork(nn.Module):
 class Generator(nn.Module):
     """StyleGAN2 generator: `G(z, psi)` → images, `G.sample(seeds)` → uint8 pixels."""
 
+    architecture = "stylegan2"  # the name model files record (networks/model_file.py)
+
     def __init__(self, cfg: GeneratorConfig) -> None:
         super().__init__()
         self.cfg = cfg
@@ -275,25 +282,35 @@ class Generator(nn.Module):
     mapping: MappingNetwork
     synthesis: SynthesisNetwork
 
-    @torch.no_grad()
     def sample(
         self,
         seeds: Sequence[int],
-        psi: float = 0.7,
+        psi: float = DEFAULT_PSI,
         truncation_cutoff: int | None = None,
         noise_mode: str = "const",
         batch_size: int = 16,
     ) -> np.ndarray:  # [N, H, W, 3] uint8
         """Faces for seeds with the truncation trick, as the pixels a saved PNG holds."""
-        from waifugan.generate.images import seeds_to_z, to_uint8
+        return sample_images(self, seeds, psi, truncation_cutoff, noise_mode, batch_size)
 
-        out = []
-        for i in range(0, len(seeds), batch_size):
-            z = seeds_to_z(seeds[i : i + batch_size], self.z_dim).to(self.device)
-            out.append(to_uint8(self(z, psi, truncation_cutoff, noise_mode)))
-        if not out:
-            return np.zeros((0, self.img_resolution, self.img_resolution, 3), np.uint8)
-        return np.concatenate(out)
+    def save_pretrained(
+        self, path: str | os.PathLike[str], extra: Mapping[str, Any] | None = None
+    ) -> Path:
+        """Write this generator as one .safetensors model file (weights + config)."""
+        from waifugan.networks.model_file import save_model  # it imports this module
+
+        return save_model(self, path, extra)
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike[str]) -> Generator:
+        """The generator a .safetensors model file holds (eval mode, CPU)."""
+        from waifugan.errors import WaifuganError
+        from waifugan.networks.model_file import load_model  # it imports this module
+
+        G = load_model(path)
+        if not isinstance(G, cls):
+            raise WaifuganError(f"{path}: holds a {type(G).__name__}, not a {cls.__name__}")
+        return G.eval()
 
 
 def mix_ws(ws_a: torch.Tensor, ws_b: torch.Tensor, cutoff: int) -> torch.Tensor:

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from waifugan.generate.images import seeds_to_z, to_uint8
 from waifugan.networks.generator import Generator
+from waifugan.networks.sampling import seeds_to_z, to_uint8
 
 
 class OverloadedError(Exception):

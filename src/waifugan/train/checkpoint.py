@@ -1,14 +1,13 @@
 """Complete training checkpoints as plain data, written atomically, loaded without code.
 
 A checkpoint is a dict of tensors, numbers and strings saved with `torch.save` and read with
-`torch.load(weights_only=True)`, so loading one can never execute code.
+`torch.load(weights_only=True)`, so loading one can never execute code. Names and finding the
+newest checkpoint of a run belong to rundir.py.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,13 +19,6 @@ from waifugan.errors import WaifuganError
 FORMAT = "waifugan-checkpoint"
 VERSION = 1
 REQUIRED_KEYS = ("G", "G_ema", "D", "G_opt", "D_opt", "cur_nimg", "options")
-CHECKPOINT_RE = re.compile(r"^checkpoint-(\d{6,})\.pt$")
-RUN_RE = re.compile(r"^(\d{5})-")
-
-
-def checkpoint_name(cur_nimg: int) -> str:
-    """File name of the checkpoint at an image count: checkpoint-NNNNNN.pt, NNNNNN = kimg."""
-    return f"checkpoint-{cur_nimg // 1000:06d}.pt"
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path:
@@ -74,45 +66,3 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
     if missing:
         raise WaifuganError(f"{path}: checkpoint lacks {', '.join(missing)}")
     return state
-
-
-def list_checkpoints(run_dir: str | os.PathLike[str]) -> list[Path]:
-    """Checkpoints of a run directory, newest (highest kimg) first."""
-    found = []
-    for entry in Path(run_dir).iterdir():
-        match = CHECKPOINT_RE.match(entry.name)
-        if match:
-            found.append((int(match[1]), entry.stat().st_mtime, entry))
-    return [entry for _, _, entry in sorted(found, reverse=True)]
-
-
-def latest_valid_checkpoint(
-    run_dir: str | os.PathLike[str], map_location: Any = "cpu"
-) -> tuple[Path, dict[str, Any]] | None:
-    """Newest checkpoint of a run that loads; damaged ones are skipped with a warning."""
-    for path in list_checkpoints(run_dir):
-        try:
-            return path, load_checkpoint(path, map_location)
-        except WaifuganError as error:
-            print(f"warning: skipping {error}", file=sys.stderr)
-    return None
-
-
-def list_runs(outdir: str | os.PathLike[str]) -> list[Path]:
-    """Run directories `<outdir>/NNNNN-*`, newest (highest number) first."""
-    outdir = Path(outdir)
-    if not outdir.is_dir():
-        return []
-    runs = [(int(m[1]), p) for p in outdir.iterdir() if p.is_dir() and (m := RUN_RE.match(p.name))]
-    return [p for _, p in sorted(runs, reverse=True)]
-
-
-def find_resume_checkpoint(
-    outdir: str | os.PathLike[str], map_location: Any = "cpu"
-) -> tuple[Path, dict[str, Any]]:
-    """`--resume latest`: the newest valid checkpoint in the newest run that has one."""
-    for run_dir in list_runs(outdir):
-        found = latest_valid_checkpoint(run_dir, map_location)
-        if found is not None:
-            return found
-    raise WaifuganError(f"--resume latest: no valid checkpoint in any run under {outdir}")

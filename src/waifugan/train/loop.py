@@ -22,13 +22,21 @@ from tqdm import tqdm
 from waifugan.data.dataset import ImageDataset
 from waifugan.data.sampler import InfiniteSampler
 from waifugan.errors import WaifuganError
-from waifugan.export import check_state_dict
-from waifugan.generate.images import make_grid, save_image, seeds_to_z, to_uint8
 from waifugan.networks.discriminator import Discriminator
 from waifugan.networks.generator import Generator, mix_ws
+from waifugan.networks.model_file import check_state_dict, load_model
+from waifugan.networks.sampling import seeds_to_z, to_uint8
+from waifugan.pixels import make_grid, save_image
 from waifugan.train import distributed, losses
-from waifugan.train.checkpoint import checkpoint_name, save_checkpoint
+from waifugan.train.checkpoint import load_checkpoint, save_checkpoint
 from waifugan.train.options import TrainOptions
+from waifugan.train.rundir import (
+    FAKES_INIT_PNG,
+    REALS_PNG,
+    append_metrics,
+    checkpoint_name,
+    fakes_name,
+)
 from waifugan.train.stats import RunLog, peak_memory_mb
 
 GRID_COLS = 8
@@ -117,11 +125,8 @@ class TrainingLoop:
 
     def _load_init_weights(self, path: str) -> None:
         """Transfer learning: weights from any checkpoint/model, counters stay at zero."""
-        from waifugan.export import load_generator
-        from waifugan.train.checkpoint import load_checkpoint
-
         if path.endswith(".safetensors"):
-            G = load_generator(path)
+            G = load_model(path)
             check_state_dict(self.G, G.state_dict(), path)
             self.G.load_state_dict(G.state_dict())
             self.G_ema.load_state_dict(G.state_dict())
@@ -322,8 +327,8 @@ class TrainingLoop:
         """reals.png (dataset sample) and fakes_init.png (the untrained G_ema)."""
         n = min(len(self.dataset), 32)
         reals = np.stack([self.dataset[i].transpose(1, 2, 0) for i in range(n)])
-        save_image(make_grid(reals, GRID_COLS), self.run_dir / "reals.png")
-        save_image(self.fakes_grid(), self.run_dir / "fakes_init.png")
+        save_image(make_grid(reals, GRID_COLS), self.run_dir / REALS_PNG)
+        save_image(self.fakes_grid(), self.run_dir / FAKES_INIT_PNG)
 
     @torch.no_grad()
     def fakes_grid(self) -> np.ndarray:
@@ -335,8 +340,7 @@ class TrainingLoop:
     def snapshot(self) -> None:
         """fakesNNNNNN.png, checkpoint-NNNNNN.pt and, when configured, metrics."""
         if self.dist.is_main:
-            kimg = self.cur_nimg // 1000
-            save_image(self.fakes_grid(), self.run_dir / f"fakes{kimg:06d}.png")
+            save_image(self.fakes_grid(), self.run_dir / fakes_name(self.cur_nimg))
             path = self.save()
             self.log.line(f"snapshot {path.name} at {self.cur_nimg / 1000:.3f} kimg", echo=False)
         snapshot_idx = self.cur_tick // self.opts.snap
@@ -345,14 +349,13 @@ class TrainingLoop:
 
     def evaluate_metrics(self) -> None:
         """Metrics of G_ema at ψ=1, appended to metrics.jsonl and TensorBoard."""
-        from waifugan.metrics.evaluate import append_metrics_jsonl
         from waifugan.metrics.registry import compute_metrics
 
         if not self.dist.is_main:
             return
         results = compute_metrics(list(self.opts.metrics), self.G_ema, self.opts.data, self.device)
         record = {"kimg": self.cur_nimg / 1000, "snapshot": checkpoint_name(self.cur_nimg)}
-        append_metrics_jsonl(self.run_dir / "metrics.jsonl", {**record, **results})
+        append_metrics(self.run_dir, {**record, **results})
         self.log.scalars(results, self.cur_nimg / 1000)
         self.log.line("metrics " + " ".join(f"{k} {v:.4g}" for k, v in results.items()))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,20 +12,10 @@ from waifugan.data.dataset import ImageDataset
 from waifugan.devices import resolve_device
 from waifugan.errors import WaifuganError
 from waifugan.train import distributed
-from waifugan.train.checkpoint import find_resume_checkpoint, list_runs, load_checkpoint
+from waifugan.train.checkpoint import load_checkpoint
 from waifugan.train.loop import TrainingLoop
 from waifugan.train.options import TrainOptions, resolve_options
-
-
-def new_run_dir(outdir: Path, dataset_name: str, preset: str) -> Path:
-    """Create `<outdir>/<NNNNN>-<dataset>-<preset>` with the next free number."""
-    outdir.mkdir(parents=True, exist_ok=True)
-    runs = list_runs(outdir)
-    next_id = int(runs[0].name[:5]) + 1 if runs else 0
-    safe_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset_name) or "data"
-    run_dir = outdir / f"{next_id:05d}-{safe_name}-{preset}"
-    run_dir.mkdir()
-    return run_dir
+from waifugan.train.rundir import OPTIONS_JSON, find_resume_checkpoint, new_run_dir
 
 
 def train(
@@ -92,5 +81,5 @@ def _create_run(
     run_dir = None
     if dist_info.is_main:
         run_dir = new_run_dir(outdir, dataset_name, opts.preset)
-        (run_dir / "options.json").write_text(opts.to_json() + "\n", encoding="utf-8")
+        (run_dir / OPTIONS_JSON).write_text(opts.to_json() + "\n", encoding="utf-8")
     return Path(distributed.broadcast_str(str(run_dir) if run_dir else None, dist_info))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import resource
 import sys
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from waifugan.train.rundir import LOG_TXT, STATS_JSONL, append_jsonl
 
 
 class RunLog:
@@ -29,15 +30,14 @@ class RunLog:
             return
         if echo:
             print(text, file=sys.stderr, flush=True)
-        with open(self.run_dir / "log.txt", "a", encoding="utf-8") as f:
+        with open(self.run_dir / LOG_TXT, "a", encoding="utf-8") as f:
             f.write(text + "\n")
 
     def tick(self, record: dict[str, Any]) -> None:
         """One stats.jsonl record plus its numbers as TensorBoard scalars at step = kimg."""
         if not self.enabled:
             return
-        with open(self.run_dir / "stats.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        append_jsonl(self.run_dir / STATS_JSONL, record)
         step = int(record["kimg"] * 1000)
         for key, value in record.items():
             if isinstance(value, int | float) and key not in ("kimg", "tick"):

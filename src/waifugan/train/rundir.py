@@ -1,0 +1,144 @@
+"""The run directory: every file name in it, how names are parsed, and finding the newest run.
+
+    <outdir>/NNNNN-<dataset>-<preset>/   numbered; the next run takes the next number
+        options.json                     resolved TrainOptions of the run
+        log.txt, stats.jsonl             one line / one JSON object per tick
+        metrics.jsonl                    one JSON object per metrics evaluation
+        reals.png, fakes_init.png        dataset sample, untrained G_ema
+        fakesNNNNNN.png                  fixed-seed G_ema grid at NNNNNN kimg
+        checkpoint-NNNNNN.pt             complete training state at NNNNNN kimg
+
+Training, `waifugan metrics`, `export` and the progress video all go through this module, so a
+name changes in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from waifugan.errors import WaifuganError
+from waifugan.train.checkpoint import load_checkpoint
+
+OPTIONS_JSON = "options.json"
+LOG_TXT = "log.txt"
+STATS_JSONL = "stats.jsonl"
+METRICS_JSONL = "metrics.jsonl"
+REALS_PNG = "reals.png"
+FAKES_INIT_PNG = "fakes_init.png"
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)\.pt$")
+_FAKES = re.compile(r"^fakes(\d+)\.png$")
+_RUN = re.compile(r"^(\d{5})-")
+
+
+def checkpoint_name(cur_nimg: int) -> str:
+    """File name of the checkpoint at an image count: checkpoint-NNNNNN.pt, NNNNNN = kimg."""
+    return f"checkpoint-{cur_nimg // 1000:06d}.pt"
+
+
+def fakes_name(cur_nimg: int) -> str:
+    """File name of the snapshot grid at an image count: fakesNNNNNN.png, NNNNNN = kimg."""
+    return f"fakes{cur_nimg // 1000:06d}.png"
+
+
+def checkpoint_kimg(path: str | os.PathLike[str]) -> int | None:
+    """The kimg a checkpoint file name states, or None when it is not a checkpoint name."""
+    match = _CHECKPOINT.match(Path(path).name)
+    return int(match[1]) if match else None
+
+
+def fakes_kimg(path: str | os.PathLike[str]) -> int | None:
+    """The kimg a snapshot grid's name states (padded or not), or None for other names."""
+    match = _FAKES.match(Path(path).name)
+    return int(match[1]) if match else None
+
+
+def list_checkpoints(run_dir: str | os.PathLike[str]) -> list[Path]:
+    """Checkpoints of a run directory, newest (highest kimg) first."""
+    found = []
+    for entry in Path(run_dir).iterdir():
+        kimg = checkpoint_kimg(entry)
+        if kimg is not None:
+            found.append((kimg, entry.stat().st_mtime, entry))
+    return [entry for _, _, entry in sorted(found, reverse=True)]
+
+
+def list_fakes(run_dir: str | os.PathLike[str]) -> list[tuple[int, Path]]:
+    """(kimg, path) of a run's fakesNNNNNN.png grids, in kimg order (as numbers, not names)."""
+    found = [(kimg, p) for p in Path(run_dir).iterdir() if (kimg := fakes_kimg(p)) is not None]
+    return sorted(found)
+
+
+def latest_valid_checkpoint(
+    run_dir: str | os.PathLike[str], map_location: Any = "cpu"
+) -> tuple[Path, dict[str, Any]] | None:
+    """Newest checkpoint of a run that loads; damaged ones are skipped with a warning."""
+    for path in list_checkpoints(run_dir):
+        try:
+            return path, load_checkpoint(path, map_location)
+        except WaifuganError as error:
+            print(f"warning: skipping {error}", file=sys.stderr)
+    return None
+
+
+def list_runs(outdir: str | os.PathLike[str]) -> list[Path]:
+    """Run directories `<outdir>/NNNNN-*`, newest (highest number) first."""
+    outdir = Path(outdir)
+    if not outdir.is_dir():
+        return []
+    runs = [(int(m[1]), p) for p in outdir.iterdir() if p.is_dir() and (m := _RUN.match(p.name))]
+    return [p for _, p in sorted(runs, reverse=True)]
+
+
+def find_resume_checkpoint(
+    outdir: str | os.PathLike[str], map_location: Any = "cpu"
+) -> tuple[Path, dict[str, Any]]:
+    """`--resume latest`: the newest valid checkpoint in the newest run that has one."""
+    for run_dir in list_runs(outdir):
+        found = latest_valid_checkpoint(run_dir, map_location)
+        if found is not None:
+            return found
+    raise WaifuganError(f"--resume latest: no valid checkpoint in any run under {outdir}")
+
+
+def new_run_dir(outdir: str | os.PathLike[str], dataset_name: str, preset: str) -> Path:
+    """Create `<outdir>/<NNNNN>-<dataset>-<preset>` with the next free number."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    runs = list_runs(outdir)
+    next_id = int(runs[0].name[:5]) + 1 if runs else 0
+    safe_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset_name) or "data"
+    run_dir = outdir / f"{next_id:05d}-{safe_name}-{preset}"
+    run_dir.mkdir()
+    return run_dir
+
+
+def run_dir_of(path: str | os.PathLike[str]) -> Path | None:
+    """The run directory a file (or folder) belongs to: it holds options.json; else None."""
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    return folder if (folder / OPTIONS_JSON).is_file() else None
+
+
+def append_jsonl(
+    path: str | os.PathLike[str], record: Mapping[str, Any], sort_keys: bool = False
+) -> None:
+    """Append one JSON object as a line (flushed and fsynced: a crash loses at most it)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record, sort_keys=sort_keys) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def append_metrics(run_dir: str | os.PathLike[str], record: Mapping[str, Any]) -> Path:
+    """Append one evaluation to the run's metrics.jsonl (keys sorted); returns its path."""
+    path = Path(run_dir) / METRICS_JSONL
+    append_jsonl(path, record, sort_keys=True)
+    return path
