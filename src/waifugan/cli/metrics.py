@@ -11,7 +11,7 @@ from waifugan.metrics.registry import METRICS, parse_metric_names
 EPILOG = (
     """metrics (N = number of generated images, e.g. fid10k, kid2k, facerate1k, fid500):
 """
-    + "\n".join(f"  {name + '<N>':13}{what}" for name, what in METRICS.items())
+    + "\n".join(f"  {name + '<N>':13}{m.description}" for name, m in METRICS.items())
     + """
 
 examples:

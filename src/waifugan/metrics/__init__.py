@@ -4,6 +4,7 @@ features   uint8 images -> Inception pool features [N, 2048] (one resize for rea
 stats      real-data statistics (features, mean, covariance) cached by dataset content + options
 fid, kid   the distances computed from two feature sets
 face_rate  share of images with exactly one anime face of reasonable size
-registry   metric names the user types (`fid2k`, `kid10k`, `facerate1k`) and compute_metric()
+samples    the two sides a metric compares: a generator's images, a dataset's images
+registry   metrics registered by name (`fid2k`, `kid10k`, `facerate1k`) and compute_metrics()
 evaluate   what `waifugan metrics` runs: a model or a second dataset against a dataset
 """

@@ -15,14 +15,9 @@ from typing import Any
 from waifugan.devices import resolve_device
 from waifugan.errors import WaifuganError
 from waifugan.metrics.features import InceptionFeatures
-from waifugan.metrics.fid import fid_from_stats
-from waifugan.metrics.kid import kernel_inception_distance
-from waifugan.metrics.registry import (
-    compute_metrics,
-    parse_metric_name,
-    real_face_rate,
-)
-from waifugan.metrics.stats import open_dataset, real_stats
+from waifugan.metrics.registry import compute_metrics, evaluate_specs, parse_metric_name
+from waifugan.metrics.samples import DatasetImages, count_needed
+from waifugan.metrics.stats import open_dataset
 from waifugan.train.rundir import append_metrics, checkpoint_kimg, run_dir_of
 
 
@@ -64,25 +59,12 @@ def compare_datasets(
     """Real vs real: metrics of `data2` against `data`, both at the smaller resolution."""
     resolution = min(open_dataset(d, None).resolution for d in (data, data2))
     specs = [parse_metric_name(n) for n in names]
-    extractor = None
-    results: dict[str, float] = {}
-    for spec in specs:
-        n = max_real or spec.num_images
-        if spec.metric == "facerate":
-            results[spec.name] = real_face_rate(data2, n, resolution, cache_dir)
-            results[f"{spec.name}_real"] = real_face_rate(data, n, resolution, cache_dir)
-            continue
-        extractor = extractor or InceptionFeatures(device, batch_size=batch_size)
-        a, b = (
-            real_stats(d, extractor, resolution=resolution, max_real=n, cache_dir=cache_dir)
-            for d in (data, data2)
-        )
-        if spec.metric == "fid":
-            results[spec.name] = fid_from_stats(b, a)
-        else:
-            mean, std = kernel_inception_distance(b.features, a.features)
-            results.update({f"{spec.name}_mean": mean, f"{spec.name}_std": std})
-    return results
+    needs_features = count_needed(specs, "features") > 0
+    extractor = InceptionFeatures(device, batch_size=batch_size) if needs_features else None
+    candidate, reference = (
+        DatasetImages(d, extractor, resolution, max_real, cache_dir) for d in (data2, data)
+    )
+    return evaluate_specs(specs, candidate, reference)
 
 
 def run_metrics(cfg: MetricsConfig) -> MetricsReport:
