@@ -24,6 +24,7 @@ COMMANDS = [
     "waifugan.cli.show",
     "waifugan.cli.metrics",
     "waifugan.cli.serve",
+    "waifugan.cli.tagger",
     "waifugan.cli.demo",
 ]
 

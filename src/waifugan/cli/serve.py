@@ -15,8 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "serve",
         help="serve the This-Waifu-Does-Not-Exist page and a face API",
         description="Serve a page showing a new face every --interval seconds, and "
-        "/api/face?seed=N&psi=X[&size=S] (PNG), /api/random, /healthz. Binds to localhost "
-        "unless --host says otherwise.",
+        "/api/face?seed=N&psi=X[&size=S] (PNG), /api/card?seed=N&psi=X (name, tags, story), "
+        "/api/random, /healthz. Binds to localhost unless --host says otherwise.",
         formatter_class=formatter,
     )
     p.add_argument("model", help="a .safetensors model, a checkpoint, or a run directory")
@@ -50,6 +50,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--cache-size", type=int, default=defaults.cache_size, help="rendered faces kept in memory"
     )
+    p.add_argument(
+        "--tagger",
+        default=None,
+        help="tagger for the faces' character cards (default: MODEL.tagger.safetensors "
+        "beside the model, if there is one)",
+    )
+    p.add_argument(
+        "--story-model", default=None, help="local causal LM folder that writes the stories"
+    )
     p.set_defaults(func=run)
 
 
@@ -68,5 +77,5 @@ def run(args: argparse.Namespace) -> int:
         cache_size=args.cache_size,
     )
     print(f"serving {args.model} on http://{cfg.host}:{cfg.port}/ (Ctrl-C stops)", flush=True)
-    serve(args.model, cfg)
+    serve(args.model, cfg, tagger=args.tagger, story_model=args.story_model)
     return 0

@@ -4,6 +4,7 @@ Routes:
     /                       the page (optionally pinned to a face: /?seed=N&psi=X)
     /api/face?seed&psi&size a face as PNG; same query → same bytes (ETag, Cache-Control)
     /api/random?psi&size    307 redirect to /api/face with a random seed
+    /api/card?seed&psi      the face's character card as JSON (name, tags, story)
     /healthz                JSON status
     /static/...             the page's CSS and JavaScript
 
@@ -25,7 +26,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from waifugan.cards.card import CardWriter
 from waifugan.networks.generator import Generator
+from waifugan.serve.cards import CardService
 from waifugan.serve.config import (
     FACE_MAX_AGE_S,
     OUTPUT_SIZES,
@@ -108,10 +111,20 @@ def render_page(seed: int, psi: float, pinned: bool, cfg: ServeConfig) -> str:
     return template
 
 
-def create_app(G: Generator, cfg: ServeConfig | None = None) -> FastAPI:
-    """The ASGI app serving faces of G (its renderer is `app.state.renderer`)."""
+def create_app(
+    G: Generator,
+    cfg: ServeConfig | None = None,
+    cards: CardWriter | None = None,
+    tagger_name: str | None = None,
+) -> FastAPI:
+    """The ASGI app serving faces of G (its renderer is `app.state.renderer`) and their
+    cards from `cards` (default: names and stories without tags; `app.state.cards`)."""
     cfg = cfg or ServeConfig()
     renderer = FaceRenderer(G, cfg.queue_size, cfg.max_batch, cfg.cache_size)
+    card_service = CardService(
+        cards or CardWriter(), renderer, G.img_resolution, cfg.queue_size, cfg.cache_size,
+        tagger_name,
+    )  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -121,6 +134,7 @@ def create_app(G: Generator, cfg: ServeConfig | None = None) -> FastAPI:
     app = FastAPI(title="waifugan", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.renderer = renderer
     app.state.config = cfg
+    app.state.cards = card_service
     res = G.img_resolution
 
     @app.exception_handler(BadRequestError)
@@ -176,6 +190,20 @@ def create_app(G: Generator, cfg: ServeConfig | None = None) -> FastAPI:
         url = f"/api/face?seed={seed}&psi={psi:.2f}" + (f"&size={size}" if size != res else "")
         return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
 
+    @app.get("/api/card")
+    async def card(request: Request) -> JSONResponse:
+        query = request.query_params
+        seed = parse_seed(query.get("seed"))
+        if seed is None:
+            raise BadRequestError("seed is required, e.g. /api/card?seed=42")
+        psi = parse_psi(query.get("psi"), cfg.psi)
+        try:
+            found = await card_service.card(seed, psi)
+        except OverloadedError as error:
+            return _error(503, f"busy: {error}; retry shortly", {"Retry-After": "1"})
+        body = {**found.to_json(), "tagger": card_service.tagger_name}
+        return JSONResponse(body, headers={"Cache-Control": f"public, max-age={FACE_MAX_AGE_S}"})
+
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
         return JSONResponse(
@@ -185,6 +213,7 @@ def create_app(G: Generator, cfg: ServeConfig | None = None) -> FastAPI:
                 "queue": renderer.pending,
                 "queue_size": renderer.queue_size,
                 "rendered": renderer.rendered,
+                "tagger": card_service.tagger_name,
             },
             headers={"Cache-Control": "no-store"},
         )
@@ -193,14 +222,23 @@ def create_app(G: Generator, cfg: ServeConfig | None = None) -> FastAPI:
     return app
 
 
-def serve(model: str | os.PathLike[str], cfg: ServeConfig | None = None) -> None:
-    """Load the model and run the app under uvicorn until interrupted."""
+def serve(
+    model: str | os.PathLike[str],
+    cfg: ServeConfig | None = None,
+    tagger: str | None = None,
+    story_model: str | None = None,
+) -> None:
+    """Load the model (and its tagger: `tagger`, else the one beside the model, else none)
+    and run the app under uvicorn until interrupted."""
     cfg = cfg or ServeConfig()
     import uvicorn
 
     from waifugan import load
+    from waifugan.cards.tag import card_writer
     from waifugan.devices import resolve_device
 
     G = load(model, device=resolve_device(cfg.device))
-    app = create_app(G, cfg)
+    writer, tagger_path = card_writer(str(model), tagger, story_model, cfg.device)
+    print(f"cards: tags from {tagger_path or 'no tagger (pass --tagger)'}", flush=True)
+    app = create_app(G, cfg, writer, tagger_path.name if tagger_path else None)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info")

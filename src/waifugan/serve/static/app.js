@@ -1,4 +1,5 @@
-// This Waifu Does Not Exist: swap in a new face every interval with a cross-fade.
+// This Waifu Does Not Exist: swap in a new face and its character card every interval with a
+// cross-fade.
 // Plain JavaScript; the page also works without it (the server fills in the first face).
 "use strict";
 
@@ -13,6 +14,10 @@
   const status = document.getElementById("status");
   const form = document.getElementById("controls");
   const pauseButton = document.getElementById("pause");
+  const cardBox = document.getElementById("card");
+  const cardName = document.getElementById("card-name");
+  const cardTags = document.getElementById("card-tags");
+  const cardStory = document.getElementById("card-story");
 
   const intervalMs = Number(app.dataset.intervalS) * 1000;
   const seedMax = Number(app.dataset.seedMax);
@@ -24,6 +29,35 @@
   let loading = 0; // generation counter: only the newest request may swap in
 
   const faceUrl = (s, p) => `/api/face?seed=${s}&psi=${p.toFixed(2)}`;
+  const cardUrl = (s, p) => `/api/card?seed=${s}&psi=${p.toFixed(2)}`;
+
+  async function fetchCard(s, p) {
+    try {
+      const answer = await fetch(cardUrl(s, p));
+      return answer.ok ? await answer.json() : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function showCard(card) {
+    if (!card) {
+      cardBox.hidden = true; // never leave the previous face's card under a new face
+      return;
+    }
+    cardName.textContent = card.name;
+    cardTags.replaceChildren(...card.tags.map(({ tag, confidence }) => {
+      const item = document.createElement("li");
+      item.textContent = tag.replaceAll("_", " ");
+      const sure = document.createElement("small");
+      sure.textContent = `${Math.round(confidence * 100)}%`;
+      item.append(sure);
+      return item;
+    }));
+    cardStory.textContent = card.story;
+    cardBox.dataset.seed = String(card.seed);
+    cardBox.hidden = false;
+  }
 
   function randomSeed() {
     const value = new Uint32Array(1);
@@ -46,13 +80,16 @@
     const url = faceUrl(newSeed, newPsi);
     const probe = new Image();
     probe.src = url;
+    const cardLoad = fetchCard(newSeed, newPsi); // the card is written while the face decodes
     try {
       await probe.decode(); // fetch and decode off-screen, so the fade never shows a blank
     } catch (error) {
       if (ticket === loading) status.textContent = "busy, retrying…";
       return;
     }
+    const card = await cardLoad;
     if (ticket !== loading) return;
+    showCard(card);
     back.src = url;
     back.alt = `A generated anime face (seed ${newSeed})`;
     back.classList.add("visible");
@@ -81,5 +118,6 @@
 
   pauseButton.hidden = false;
   showText();
+  fetchCard(seed, psi).then((card) => { if (loading === 0) showCard(card); });
   restartTimer();
 })();
