@@ -12,6 +12,8 @@ from pathlib import Path
 
 from waifugan.export import export_model
 from waifugan.generate.images import GenerateOptions, generate_images
+from waifugan.networks.sampling import DEFAULT_PSI
+from waifugan.train.options import options_for_data
 from waifugan.train.run import train
 
 CREDIT = 'Training data: "Adventurer" design by Lisa Wischofsky, CC BY 4.0 (DiceBear).'
@@ -36,15 +38,15 @@ def run_demo(
 ) -> DemoResult:
     """Train on the built-in data for `kimg`, export, and write a 8x4 grid at ψ=0.7."""
     outdir = Path(outdir)
-    flags = dict(
+    opts = options_for_data(dict(
         data=str(builtin_dataset()), outdir=str(outdir / "runs"), preset="cpu32", kimg=kimg,
         tick_kimg=1.0, snap=2, mirror=True, workers=0, device=device,
-    )  # fmt: skip
-    run_dir = train(flags)
+    ))  # fmt: skip
+    run_dir = train(opts)
     model = export_model(run_dir, outdir / "model.safetensors")
     options = GenerateOptions(
-        model=str(model), seeds=tuple(range(32)), psi=0.7, outdir=str(outdir), grid_cols=8,
-        singles=False, device=device,
+        model=str(model), seeds=tuple(range(32)), psi=DEFAULT_PSI, outdir=str(outdir),
+        grid_cols=8, singles=False, device=device,
     )  # fmt: skip
     generate_images(options)
     return DemoResult(run_dir, model, outdir / "grid.png")

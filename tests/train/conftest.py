@@ -41,3 +41,16 @@ def tiny_flags(data: Path, outdir: Path, **overrides) -> dict:
     )  # fmt: skip
     flags.update(overrides)
     return flags
+
+
+def run_train(flags: dict, resume: str | None = None, on_step=None) -> Path:
+    """What `waifugan train` does with these flags, minus argparse: open the checkpoint to
+    resume, resolve TrainOptions, build the metrics evaluator, train."""
+    from waifugan.metrics.registry import snapshot_evaluator
+    from waifugan.train.options import options_for_data
+    from waifugan.train.run import open_resume, train
+
+    state = open_resume(resume, flags.get("outdir") or "runs") if resume else None
+    opts = options_for_data(flags, state.options if state else None)
+    evaluate = snapshot_evaluator(opts.metrics, opts.data) if opts.metrics else None
+    return train(opts, state, evaluate, on_step=on_step)

@@ -7,16 +7,15 @@ import pytest
 import torch
 
 import waifugan
-from tests.train.conftest import tiny_flags
+from tests.train.conftest import run_train, tiny_flags
 from waifugan.errors import WaifuganError
 from waifugan.networks.model_file import save_model
 from waifugan.train.checkpoint import load_checkpoint
-from waifugan.train.run import train
 from waifugan.train.rundir import find_resume_checkpoint
 
 
 def test_a_short_run_writes_every_run_file(blob_zip, tmp_path):
-    run_dir = train(tiny_flags(blob_zip, tmp_path, kimg=0.064, tick_kimg=0.032, snap=2))
+    run_dir = run_train(tiny_flags(blob_zip, tmp_path, kimg=0.064, tick_kimg=0.032, snap=2))
     assert run_dir.parent == tmp_path and run_dir.name == "00000-blobs-cpu32"
     names = {p.name for p in run_dir.iterdir()}
     expected = {"options.json", "log.txt", "stats.jsonl", "reals.png", "fakes_init.png"}
@@ -36,7 +35,7 @@ def test_a_short_run_writes_every_run_file(blob_zip, tmp_path):
     assert state["cur_nimg"] == 64 and state["batch_idx"] == 8
     assert {"G", "G_ema", "D", "G_opt", "D_opt", "rng", "augment", "options"} <= set(state)
     # A second run gets the next number.
-    assert train(tiny_flags(blob_zip, tmp_path, kimg=0.008)).name == "00001-blobs-cpu32"
+    assert run_train(tiny_flags(blob_zip, tmp_path, kimg=0.008)).name == "00001-blobs-cpu32"
 
 
 def _interrupt_at(step: int):
@@ -50,11 +49,11 @@ def _interrupt_at(step: int):
 def test_resume_after_sigterm_matches_an_uninterrupted_run(blob_zip, tmp_path):
     flags_a = tiny_flags(blob_zip, tmp_path / "a", kimg=0.128)
     flags_b = tiny_flags(blob_zip, tmp_path / "b", kimg=0.128)
-    run_a = train(flags_a)
-    run_b = train(flags_b, on_step=_interrupt_at(6))  # mid-tick, between regularization steps
+    run_a = run_train(flags_a)
+    run_b = run_train(flags_b, on_step=_interrupt_at(6))  # mid-tick, between regularization steps
     interrupted = load_checkpoint(run_b / "checkpoint-000000.pt")
     assert interrupted["cur_nimg"] == 48 and interrupted["batch_idx"] == 6
-    assert train({"outdir": str(tmp_path / "b")}, resume="latest") == run_b
+    assert run_train({"outdir": str(tmp_path / "b")}, resume="latest") == run_b
     a = load_checkpoint(run_a / "checkpoint-000000.pt")
     b = load_checkpoint(run_b / "checkpoint-000000.pt")
     for key in ("cur_nimg", "cur_tick", "batch_idx"):
@@ -71,21 +70,21 @@ def test_resume_after_sigterm_matches_an_uninterrupted_run(blob_zip, tmp_path):
 
 
 def test_resume_latest_skips_a_truncated_checkpoint(blob_zip, tmp_path, capsys):
-    run_dir = train(tiny_flags(blob_zip, tmp_path, kimg=0.032))
+    run_dir = run_train(tiny_flags(blob_zip, tmp_path, kimg=0.032))
     good = run_dir / "checkpoint-000000.pt"
     data = good.read_bytes()
     (run_dir / "checkpoint-000001.pt").write_bytes(data[: len(data) // 2])
     path, state = find_resume_checkpoint(tmp_path)
     assert path == good and state["cur_nimg"] == 32
     assert "checkpoint-000001.pt" in capsys.readouterr().err
-    train({"outdir": str(tmp_path), "kimg": 0.064}, resume="latest")
+    run_train({"outdir": str(tmp_path), "kimg": 0.064}, resume="latest")
     assert load_checkpoint(good)["cur_nimg"] == 64
 
 
 def test_resume_with_a_different_network_names_the_parameter(blob_zip, tmp_path):
-    train(tiny_flags(blob_zip, tmp_path, kimg=0.008))
+    run_train(tiny_flags(blob_zip, tmp_path, kimg=0.008))
     with pytest.raises(WaifuganError, match=r"parameter (mapping|synthesis)\.\S+ .*configuration"):
-        train({"outdir": str(tmp_path), "cmax": 32}, resume="latest")
+        run_train({"outdir": str(tmp_path), "cmax": 32}, resume="latest")
 
 
 def test_non_finite_weights_stop_without_writing_a_checkpoint(blob_zip, tmp_path):
@@ -94,13 +93,13 @@ def test_non_finite_weights_stop_without_writing_a_checkpoint(blob_zip, tmp_path
             loop.G.synthesis.b16.conv1.weight.data.fill_(float("nan"))
 
     with pytest.raises(WaifuganError, match="diverged.*non-finite"):
-        train(tiny_flags(blob_zip, tmp_path, kimg=0.064), on_step=poison)
+        run_train(tiny_flags(blob_zip, tmp_path, kimg=0.064), on_step=poison)
     run_dir = next(tmp_path.iterdir())
     assert not list(run_dir.glob("checkpoint-*.pt"))
 
 
 def test_export_load_generate_matches_the_checkpoint_g_ema(blob_zip, tmp_path):
-    run_dir = train(tiny_flags(blob_zip, tmp_path, kimg=0.016))
+    run_dir = run_train(tiny_flags(blob_zip, tmp_path, kimg=0.016))
     state = load_checkpoint(run_dir / "checkpoint-000000.pt")
     model = save_model(waifugan.load(run_dir), tmp_path / "model.safetensors")
     from waifugan.networks.model_file import build_generator
@@ -115,9 +114,9 @@ def test_export_load_generate_matches_the_checkpoint_g_ema(blob_zip, tmp_path):
 
 
 def test_transfer_learning_starts_from_the_weights_with_counters_at_zero(blob_zip, tmp_path):
-    source = train(tiny_flags(blob_zip, tmp_path / "src", kimg=0.032))
+    source = run_train(tiny_flags(blob_zip, tmp_path / "src", kimg=0.032))
     ckpt = source / "checkpoint-000000.pt"
-    run_dir = train(tiny_flags(blob_zip, tmp_path / "dst", kimg=0.008, init=str(ckpt)))
+    run_dir = run_train(tiny_flags(blob_zip, tmp_path / "dst", kimg=0.008, init=str(ckpt)))
     state = load_checkpoint(run_dir / "checkpoint-000000.pt")
     assert state["cur_nimg"] == 8
     before = load_checkpoint(ckpt)["G"]["synthesis.b16.conv1.weight"]
@@ -128,7 +127,7 @@ def test_transfer_learning_starts_from_the_weights_with_counters_at_zero(blob_zi
 def test_metrics_at_snapshots_go_to_metrics_jsonl(blob_zip, tmp_path, assets_dir):
     # The face rate needs no Inception pass, so the wiring is tested in seconds; FID/KID
     # themselves are tested in tests/metrics.
-    run_dir = train(tiny_flags(blob_zip, tmp_path, kimg=0.016, tick_kimg=0.008, snap=2,
+    run_dir = run_train(tiny_flags(blob_zip, tmp_path, kimg=0.016, tick_kimg=0.008, snap=2,
                                metrics="facerate16"))  # fmt: skip
     (record,) = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert record["kimg"] == pytest.approx(0.016)
@@ -138,5 +137,5 @@ def test_metrics_at_snapshots_go_to_metrics_jsonl(blob_zip, tmp_path, assets_dir
 
 def test_unknown_metric_names_are_refused_before_training(blob_zip, tmp_path):
     with pytest.raises(WaifuganError, match="unknown metric 'fidd2k'"):
-        train(tiny_flags(blob_zip, tmp_path, metrics="fid2k,fidd2k"))
+        run_train(tiny_flags(blob_zip, tmp_path, metrics="fid2k,fidd2k"))
     assert not tmp_path.exists() or not any(tmp_path.iterdir())

@@ -34,7 +34,7 @@ _FLAGS: list[tuple[str, str, type, str]] = [
 
 def _preset_default(option: str) -> str:
     values = {
-        name: preset.get(option, getattr(TrainOptions, option, None))
+        name: preset.values.get(option, getattr(TrainOptions, option, None))
         for name, preset in PRESETS.items()
     }
     return "default from --preset: " + ", ".join(f"{k} {v}" for k, v in values.items())
@@ -94,16 +94,22 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Resolve flags into options and train."""
-    from waifugan.train.run import train
+    """Resolve flags into TrainOptions and train."""
+    from waifugan.metrics.registry import snapshot_evaluator
+    from waifugan.train.options import options_for_data
+    from waifugan.train.run import open_resume, train
 
-    names = [option for _, option, _, _ in _FLAGS]
-    flags = {name: getattr(args, name) for name in names}
-    flags.update(
+    overrides = {option: getattr(args, option) for _, option, _, _ in _FLAGS}
+    overrides.update(
         data=args.data, outdir=args.outdir, preset=args.preset, mirror=args.mirror,
         metrics=args.metrics, device=args.device, init=args.init,
     )  # fmt: skip
-    run_dir = train(flags, resume=args.resume, dry_run=args.dry_run)
-    if not args.dry_run:
-        print(f"run directory: {run_dir}")
+    resume = open_resume(args.resume, args.outdir) if args.resume else None
+    opts = options_for_data(overrides, resume.options if resume else None)
+    evaluate = snapshot_evaluator(opts.metrics, opts.data) if opts.metrics else None
+    if args.dry_run:
+        print(opts.to_json())
+        return 0
+    run_dir = train(opts, resume, evaluate)
+    print(f"run directory: {run_dir}")
     return 0

@@ -3,44 +3,34 @@
 Per step (batch_idx counts steps): Gmain, Greg (path length, every pl_interval steps),
 Dmain, Dreg (R1, every r1_interval steps), then the G_ema update. Every `tick_kimg` a tick
 ends (stats, log); every `snap` ticks a snapshot (fakes grid, checkpoint, metrics).
+Construction of the networks lives in setup.py, the data stream in stream.py, the images a
+snapshot writes in snapshot.py and the per-tick records in stats.py.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
 from waifugan.data.dataset import ImageDataset
-from waifugan.data.sampler import InfiniteSampler
 from waifugan.errors import WaifuganError
-from waifugan.networks.discriminator import Discriminator
-from waifugan.networks.generator import Generator, mix_ws
-from waifugan.networks.model_file import check_state_dict, load_model
-from waifugan.networks.sampling import seeds_to_z, to_uint8
-from waifugan.pixels import make_grid, save_image
-from waifugan.train import distributed, losses
-from waifugan.train.checkpoint import load_checkpoint, save_checkpoint
+from waifugan.networks.generator import mix_ws
+from waifugan.train import distributed, losses, setup, snapshot
+from waifugan.train.checkpoint import save_checkpoint
 from waifugan.train.options import TrainOptions
-from waifugan.train.rundir import (
-    FAKES_INIT_PNG,
-    REALS_PNG,
-    append_metrics,
-    checkpoint_name,
-    fakes_name,
-)
-from waifugan.train.stats import RunLog, peak_memory_mb
+from waifugan.train.rundir import append_metrics, checkpoint_name
+from waifugan.train.stats import RunLog, TickStats, tick_line, tick_record
+from waifugan.train.stream import real_batches
 
-GRID_COLS = 8
-GRID_SEEDS = list(range(16))  # fixed seeds of every fakes grid: rows at ψ=1, then ψ=0.7
+# What training calls at snapshots with G_ema: metric name → value (see metrics.registry).
+Evaluate = Callable[[Any], dict[str, float]]
 
 
 class TrainingLoop:
@@ -55,20 +45,25 @@ class TrainingLoop:
         dist_info: distributed.DistInfo | None = None,
         resume_state: dict[str, Any] | None = None,
         on_step: Callable[[TrainingLoop], None] | None = None,
+        evaluate: Evaluate | None = None,
     ) -> None:
+        if opts.metrics and evaluate is None:
+            raise WaifuganError(
+                f"metrics {', '.join(opts.metrics)} need an evaluator: pass "
+                "evaluate=waifugan.metrics.registry.snapshot_evaluator(opts.metrics, opts.data)"
+            )
         self.opts = opts
         self.run_dir = run_dir
         self.dataset = dataset
         self.device = device
         self.dist = dist_info or distributed.DistInfo()
         self.on_step = on_step
+        self.evaluate = evaluate
         self.log = RunLog(run_dir, enabled=self.dist.is_main)
-        torch.manual_seed(opts.seed)  # identical initial weights on every rank
-        self.G = Generator(opts.G_config()).to(device).train()
-        self.D = Discriminator(opts.D_config()).to(device).train()
-        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        self.G_opt = self._adam(self.G, opts.glr, opts.pl_interval)
-        self.D_opt = self._adam(self.D, opts.dlr, opts.r1_interval)
+        self.nets = setup.build_networks(opts, device)  # identical initial weights on every rank
+        self.G, self.D, self.G_ema = self.nets.G, self.nets.D, self.nets.G_ema
+        self.num_params = self.nets.num_params()
+        self.log.line(", ".join(f"{k} {v:,} parameters" for k, v in self.num_params.items()))
         self.cur_nimg = 0  # real images shown to D so far, over all ranks
         self.cur_tick = 0
         self.batch_idx = 0
@@ -76,66 +71,21 @@ class TrainingLoop:
         self.pl_mean = torch.zeros([], device=device)  # path-length target a
         self.augment_p = 0.0  # ADA probability (state kept for the adaptive augmentation)
         self._stop_requested = False
-        self._tick_sums: dict[str, torch.Tensor] = {}
+        self._tick_stats = TickStats()
         if opts.init and resume_state is None:
-            self._load_init_weights(opts.init)
+            self.log.line(setup.load_init_weights(self.nets, opts.init, device))
         if resume_state is not None:
             self.load_state(resume_state)
         else:
             torch.manual_seed(opts.seed + self.dist.rank)  # per-rank training randomness
-        distributed.broadcast_module(self.G, self.dist)
-        distributed.broadcast_module(self.D, self.dist)
-        distributed.broadcast_module(self.G_ema, self.dist)
-        self._reals = self._data_stream()
-
-    # -- setup --------------------------------------------------------------------------------
-
-    @staticmethod
-    def _adam(module: torch.nn.Module, lr: float, reg_interval: int) -> torch.optim.Adam:
-        # Lazy regularization runs the penalty every k steps at k times the weight; NVlabs
-        # scales lr and betas by k/(k+1) so the effective optimizer matches the non-lazy one.
-        ratio = reg_interval / (reg_interval + 1)
-        return torch.optim.Adam(
-            module.parameters(), lr=lr * ratio, betas=(0.0, 0.99**ratio), eps=1e-8
-        )
+        for module in (self.G, self.D, self.G_ema):
+            distributed.broadcast_module(module, self.dist)
+        self._reals = real_batches(dataset, opts, self.dist, self.cur_nimg, device)
 
     @property
     def batch_per_rank(self) -> int:
         """Images each process handles per step."""
         return self.opts.batch // self.dist.world_size
-
-    def _data_stream(self) -> Iterator[torch.Tensor]:
-        sampler = InfiniteSampler(
-            len(self.dataset), self.opts.seed, self.dist.rank, self.dist.world_size, self.cur_nimg
-        )
-        loader = torch.utils.data.DataLoader(
-            self.dataset,
-            sampler=sampler,
-            batch_size=self.batch_per_rank,
-            num_workers=self.opts.workers,
-            pin_memory=self.device.type == "cuda",
-            persistent_workers=self.opts.workers > 0,
-            prefetch_factor=2 if self.opts.workers > 0 else None,
-            # A private generator: creating the iterator must not consume the training RNG,
-            # or a resumed run would diverge from an uninterrupted one.
-            generator=torch.Generator().manual_seed(self.opts.seed),
-        )
-        for batch in loader:
-            yield batch.to(self.device, non_blocking=True).float() / 127.5 - 1
-
-    def _load_init_weights(self, path: str) -> None:
-        """Transfer learning: weights from any checkpoint/model, counters stay at zero."""
-        if path.endswith(".safetensors"):
-            G = load_model(path)
-            check_state_dict(self.G, G.state_dict(), path)
-            self.G.load_state_dict(G.state_dict())
-            self.G_ema.load_state_dict(G.state_dict())
-            return
-        state = load_checkpoint(path, self.device)
-        for name, module in (("G", self.G), ("G_ema", self.G_ema), ("D", self.D)):
-            check_state_dict(module, state[name], f"{path} ({name})")
-            module.load_state_dict(state[name])
-        self.log.line(f"initialized G, G_ema and D from {path} (transfer learning)")
 
     # -- the step -----------------------------------------------------------------------------
 
@@ -160,19 +110,14 @@ class TrainingLoop:
                     torch.nan_to_num_(p.grad, nan=0, posinf=1e5, neginf=-1e5)
         opt.step()
 
-    def _accumulate(self, key: str, value: torch.Tensor) -> None:
-        value = value.detach().float().mean()
-        self._tick_sums[key] = self._tick_sums.get(key, torch.zeros_like(value)) + value
-        self._tick_sums[key + "/n"] = self._tick_sums.get(key + "/n", torch.zeros_like(value)) + 1
-
     def g_main(self) -> None:
         """Gmain: non-saturating loss on fresh fakes."""
         self.G.requires_grad_(True)
         self.D.requires_grad_(False)
         img, _ = self._generate(self.batch_per_rank, update_w_avg=True)
         loss = losses.g_nonsaturating_loss(self.D(img))
-        self._optimize(loss, self.G, self.G_opt)
-        self._accumulate("loss/G", loss)
+        self._optimize(loss, self.G, self.nets.G_opt)
+        self._tick_stats.add("loss/G", loss)
 
     def g_reg(self) -> None:
         """Greg: path-length regularization on a smaller batch, weighted by its interval."""
@@ -184,8 +129,8 @@ class TrainingLoop:
         )
         self.pl_mean = distributed.average_scalar(self.pl_mean.detach(), self.dist)
         loss = penalty.mean() * self.opts.pl_weight * self.opts.pl_interval
-        self._optimize(loss, self.G, self.G_opt)
-        self._accumulate("loss/pl_penalty", penalty)
+        self._optimize(loss, self.G, self.nets.G_opt)
+        self._tick_stats.add("loss/pl_penalty", penalty)
 
     def d_main(self, real: torch.Tensor) -> None:
         """Dmain: logistic loss on fakes (G frozen) and reals."""
@@ -194,16 +139,16 @@ class TrainingLoop:
         with torch.no_grad():
             fake, _ = self._generate(self.batch_per_rank)
         loss = losses.d_logistic_loss(self.D(real), self.D(fake))
-        self._optimize(loss, self.D, self.D_opt)
-        self._accumulate("loss/D", loss)
+        self._optimize(loss, self.D, self.nets.D_opt)
+        self._tick_stats.add("loss/D", loss)
 
     def d_reg(self, real: torch.Tensor) -> None:
         """Dreg: lazy R1 on reals, weighted by gamma/2 and its interval."""
         real = real.detach().requires_grad_(True)
         penalty = losses.d_r1_penalty(self.D(real), real)
         loss = penalty.mean() * (self.opts.gamma / 2) * self.opts.r1_interval
-        self._optimize(loss, self.D, self.D_opt)
-        self._accumulate("loss/r1_penalty", penalty)
+        self._optimize(loss, self.D, self.nets.D_opt)
+        self._tick_stats.add("loss/r1_penalty", penalty)
 
     @torch.no_grad()
     def update_ema(self) -> None:
@@ -240,7 +185,7 @@ class TrainingLoop:
     def run(self) -> None:
         """Train until done or until SIGINT/SIGTERM (then checkpoint and return)."""
         if self.cur_nimg == 0 and self.dist.is_main:
-            self.write_start_images()
+            snapshot.write_start_images(self.run_dir, self.dataset, self.G_ema)
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
         for sig in previous:
             signal.signal(sig, self._request_stop)
@@ -277,30 +222,15 @@ class TrainingLoop:
 
     def end_tick(self) -> None:
         """Log this tick's statistics; snapshot every `snap` ticks and at the end."""
-        sums = {k: distributed.average_scalar(v, self.dist) for k, v in self._tick_sums.items()}
-        self._tick_sums = {}
-        means = {k: (sums[k] / sums[k + "/n"]).item() for k in sums if not k.endswith("/n")}
+        means = self._tick_stats.means(self.dist)
+        extra = {"pl_mean": round(float(self.pl_mean), 6), "augment_p": self.augment_p}
         elapsed = time.perf_counter() - self._tick_start_time
         tick_nimg = self.cur_nimg - self.tick_start_nimg
-        record: dict[str, Any] = {
-            "kimg": self.cur_nimg / 1000,
-            "tick": self.cur_tick,
-            **{k: round(v, 6) for k, v in sorted(means.items())},
-            "pl_mean": round(float(self.pl_mean), 6),
-            "augment_p": self.augment_p,
-            "sec_per_tick": round(elapsed, 3),
-            "sec_per_kimg": round(elapsed / max(tick_nimg, 1) * 1000, 3),
-            "img_per_s": round(tick_nimg / max(elapsed, 1e-9), 2),
-            **{k: round(v, 1) for k, v in peak_memory_mb(self.device).items()},
-        }
-        self.log.tick(record)
-        losses_text = " ".join(f"{k.split('/')[1]} {v:.3f}" for k, v in sorted(means.items()))
-        self.log.line(
-            f"tick {self.cur_tick:<4d} kimg {record['kimg']:<8.3f} {losses_text} "
-            f"sec/kimg {record['sec_per_kimg']:.1f} img/s {record['img_per_s']:.1f} "
-            f"rss {record['peak_rss_mb']:.0f}MB",
-            echo=False,
+        record = tick_record(
+            self.cur_nimg, self.cur_tick, means, extra, elapsed, tick_nimg, self.device
         )
+        self.log.tick(record)
+        self.log.line(tick_line(record, means), echo=False)
         self.check_finite(means)
         self.cur_tick += 1
         self.tick_start_nimg = self.cur_nimg
@@ -323,24 +253,10 @@ class TrainingLoop:
                 "last good one with a lower --glr/--dlr or a higher --gamma"
             )
 
-    def write_start_images(self) -> None:
-        """reals.png (dataset sample) and fakes_init.png (the untrained G_ema)."""
-        n = min(len(self.dataset), 32)
-        reals = np.stack([self.dataset[i].transpose(1, 2, 0) for i in range(n)])
-        save_image(make_grid(reals, GRID_COLS), self.run_dir / REALS_PNG)
-        save_image(self.fakes_grid(), self.run_dir / FAKES_INIT_PNG)
-
-    @torch.no_grad()
-    def fakes_grid(self) -> np.ndarray:
-        """Fixed-seed grid of G_ema: the first rows at ψ=1, the rest at ψ=0.7."""
-        z = seeds_to_z(GRID_SEEDS, self.G.z_dim).to(self.device)
-        rows = [to_uint8(self.G_ema(z, psi=psi)) for psi in (1.0, 0.7)]
-        return make_grid(np.concatenate(rows), GRID_COLS)
-
     def snapshot(self) -> None:
         """fakesNNNNNN.png, checkpoint-NNNNNN.pt and, when configured, metrics."""
         if self.dist.is_main:
-            save_image(self.fakes_grid(), self.run_dir / fakes_name(self.cur_nimg))
+            snapshot.write_fakes(self.run_dir, self.G_ema, self.cur_nimg)
             path = self.save()
             self.log.line(f"snapshot {path.name} at {self.cur_nimg / 1000:.3f} kimg", echo=False)
         snapshot_idx = self.cur_tick // self.opts.snap
@@ -348,12 +264,10 @@ class TrainingLoop:
             self.evaluate_metrics()
 
     def evaluate_metrics(self) -> None:
-        """Metrics of G_ema at ψ=1, appended to metrics.jsonl and TensorBoard."""
-        from waifugan.metrics.registry import compute_metrics
-
-        if not self.dist.is_main:
+        """Metrics of G_ema (the evaluator passed in), appended to metrics.jsonl and TensorBoard."""
+        if not self.dist.is_main or self.evaluate is None:  # None only without opts.metrics
             return
-        results = compute_metrics(list(self.opts.metrics), self.G_ema, self.opts.data, self.device)
+        results = self.evaluate(self.G_ema)
         record = {"kimg": self.cur_nimg / 1000, "snapshot": checkpoint_name(self.cur_nimg)}
         append_metrics(self.run_dir, {**record, **results})
         self.log.scalars(results, self.cur_nimg / 1000)
@@ -372,11 +286,7 @@ class TrainingLoop:
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return {
-            "G": self.G.state_dict(),
-            "G_ema": self.G_ema.state_dict(),
-            "D": self.D.state_dict(),
-            "G_opt": self.G_opt.state_dict(),
-            "D_opt": self.D_opt.state_dict(),
+            **setup.network_state(self.nets),
             "cur_nimg": self.cur_nimg,
             "cur_tick": self.cur_tick,
             "batch_idx": self.batch_idx,
@@ -388,12 +298,9 @@ class TrainingLoop:
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
-        """Continue from a checkpoint; a different network configuration is refused."""
-        for name, module in (("G", self.G), ("G_ema", self.G_ema), ("D", self.D)):
-            check_state_dict(module, state[name], f"checkpoint {name}")
-            module.load_state_dict(state[name])
-        self.G_opt.load_state_dict(state["G_opt"])
-        self.D_opt.load_state_dict(state["D_opt"])
+        """Continue from a checkpoint with the resolved options' lr and betas; a different
+        network configuration is refused."""
+        setup.load_network_state(self.nets, state, self.opts)
         self.cur_nimg = int(state["cur_nimg"])
         self.cur_tick = int(state.get("cur_tick", 0))
         self.batch_idx = int(state.get("batch_idx", 0))

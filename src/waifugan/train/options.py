@@ -1,13 +1,16 @@
 """Training options: one frozen dataclass, named presets, and how flags override them.
 
-Resolution order: defaults ← preset ← options saved in the resumed checkpoint ← flags the
-user gave explicitly. The result is saved as `options.json` in the run directory.
+Resolution order, coded once in `resolve_options`: defaults ← preset ← options saved in the
+resumed checkpoint ← flags the user gave explicitly. The result is saved as `options.json` in
+the run directory.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +26,7 @@ class TrainOptions:
     data: str  # dataset zip or folder
     outdir: str = "runs"  # parent of the numbered run directories
     preset: str = "cpu64"  # name in PRESETS the other defaults came from
-    resolution: int = 64  # image side, read from the dataset
+    resolution: int = 64  # image side, always the dataset's
     kimg: float = 200  # total training length in thousands of real images shown to D
     tick_kimg: float = 1.0  # progress/log interval in kimg
     snap: int = 5  # write fakes grid + checkpoint every `snap` ticks
@@ -92,42 +95,52 @@ class TrainOptions:
         return json.dumps(self.to_dict(), indent=2)
 
 
+@dataclass(frozen=True)
+class Preset:
+    """Named defaults for a kind of run; `resolution` is the image side they are tuned for
+    (checked against the dataset's, which is what the networks are built for)."""
+
+    resolution: int
+    values: dict[str, Any]
+
+
 # Published StyleGAN2-ADA settings (Karras et al. 2020, "paper256/512/1024" configs) for GPUs,
 # with FID-50k at every snapshot as NVlabs does; the CPU presets are ours (networks shrunk
 # until a 2-core CPU trains them at a useful rate) and evaluate no metrics by default.
-PRESETS: dict[str, dict[str, Any]] = {
-    "cpu64": dict(
-        resolution=64, kimg=200, tick_kimg=1, snap=5, batch=16, gamma=0.05, glr=0.0025,
+PRESETS: dict[str, Preset] = {
+    "cpu64": Preset(64, dict(
+        kimg=200, tick_kimg=1, snap=5, batch=16, gamma=0.05, glr=0.0025,
         dlr=0.0025, z_dim=128, w_dim=128, map_depth=2, cbase=4096, cmax=128, mbstd_group=4,
         ema_kimg=5.0, ema_rampup=0.05, workers=2,
-    ),
-    "cpu32": dict(
-        resolution=32, kimg=50, tick_kimg=1, snap=5, batch=16, gamma=0.0128, glr=0.0025,
+    )),
+    "cpu32": Preset(32, dict(
+        kimg=50, tick_kimg=1, snap=5, batch=16, gamma=0.0128, glr=0.0025,
         dlr=0.0025, z_dim=64, w_dim=64, map_depth=2, cbase=2048, cmax=64, mbstd_group=4,
         ema_kimg=2.0, ema_rampup=0.05, workers=1,
         # As NVlabs' 32 px CIFAR config: no path-length regularization or style mixing at
         # this size; they cost ~20 % of the step and help little.
         pl_weight=0.0, style_mixing=0.0,
-    ),
-    "gpu256": dict(
-        resolution=256, kimg=25000, tick_kimg=4, snap=50, batch=64, gamma=1.0, glr=0.0025,
+    )),
+    "gpu256": Preset(256, dict(
+        kimg=25000, tick_kimg=4, snap=50, batch=64, gamma=1.0, glr=0.0025,
         dlr=0.0025, z_dim=512, w_dim=512, map_depth=8, cbase=16384, cmax=512, mbstd_group=8,
         ema_kimg=20.0, ema_rampup=None, num_fp16_res=4, conv_clamp=256, workers=3,
         metrics=("fid50k",),
-    ),
-    "gpu512": dict(
-        resolution=512, kimg=25000, tick_kimg=4, snap=50, batch=64, gamma=0.5, glr=0.0025,
+    )),
+    "gpu512": Preset(512, dict(
+        kimg=25000, tick_kimg=4, snap=50, batch=64, gamma=0.5, glr=0.0025,
         dlr=0.0025, z_dim=512, w_dim=512, map_depth=8, cbase=32768, cmax=512, mbstd_group=8,
         ema_kimg=20.0, ema_rampup=None, num_fp16_res=4, conv_clamp=256, workers=3,
         metrics=("fid50k",),
-    ),
-    "gpu1024": dict(
-        resolution=1024, kimg=25000, tick_kimg=4, snap=50, batch=32, gamma=2.0, glr=0.002,
+    )),
+    "gpu1024": Preset(1024, dict(
+        kimg=25000, tick_kimg=4, snap=50, batch=32, gamma=2.0, glr=0.002,
         dlr=0.002, z_dim=512, w_dim=512, map_depth=8, cbase=32768, cmax=512, mbstd_group=4,
         ema_kimg=10.0, ema_rampup=None, num_fp16_res=4, conv_clamp=256, workers=3,
         metrics=("fid50k",),
-    ),
+    )),
 }  # fmt: skip
+DEFAULT_PRESET = "cpu64"
 
 OPTION_NAMES = {f.name for f in dataclasses.fields(TrainOptions)}
 # Options that define the networks: changing one makes an existing checkpoint unloadable.
@@ -136,30 +149,66 @@ NETWORK_OPTIONS = ("resolution", "z_dim", "w_dim", "map_depth", "cbase", "cmax")
 
 def resolve_options(
     preset: str,
-    flags: dict[str, Any],
+    overrides: Mapping[str, Any],
     dataset_resolution: int,
-    resumed: dict[str, Any] | None = None,
+    resumed: Mapping[str, Any] | None = None,
 ) -> TrainOptions:
-    """Merge preset, resumed options and explicit flags (None = not given) into TrainOptions."""
+    """The one merge order: defaults ← preset ← resumed options ← overrides (None = not given).
+
+    An override that names no option is refused (a misspelled key never vanishes silently);
+    `resolution` always comes from the dataset.
+    """
     if preset not in PRESETS:
         raise WaifuganError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
-    values: dict[str, Any] = dict(PRESETS[preset])
-    values["preset"] = preset
+    unknown = sorted(set(overrides) - OPTION_NAMES)
+    if unknown:
+        raise WaifuganError(f"unknown training option(s): {', '.join(unknown)}")
+    values: dict[str, Any] = dict(PRESETS[preset].values)
     if resumed is not None:
         values.update({k: v for k, v in resumed.items() if k in OPTION_NAMES})
-    values.update({k: v for k, v in flags.items() if v is not None and k in OPTION_NAMES})
-    values["resolution"] = dataset_resolution
-    metrics = values.get("metrics") or ()
-    if isinstance(metrics, str):  # from the command line: "fid2k,kid2k" or "none"
-        metrics = [] if metrics.strip().lower() in ("", "none") else metrics.split(",")
-    values["metrics"] = ()
-    if metrics:
-        from waifugan.metrics.registry import parse_metric_names
-
-        values["metrics"] = tuple(parse_metric_names(",".join(metrics)))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if not values.get("data"):
+        raise WaifuganError("--data is required (a dataset zip or folder)")
+    values.update(preset=preset, resolution=dataset_resolution)
+    values["metrics"] = metric_names(values.get("metrics"))
     opts = TrainOptions(**values)
     validate(opts)
     return opts
+
+
+def options_for_data(
+    overrides: Mapping[str, Any], resumed: Mapping[str, Any] | None = None
+) -> TrainOptions:
+    """`resolve_options` for the dataset the options name (flag, else the resumed run's),
+    with the preset from the flag, the resumed run or DEFAULT_PRESET."""
+    from waifugan.data.dataset import ImageDataset
+
+    previous = resumed or {}
+    data = overrides.get("data") or previous.get("data")
+    if not data:
+        raise WaifuganError("--data is required (a dataset zip or folder)")
+    preset = overrides.get("preset") or previous.get("preset") or DEFAULT_PRESET
+    resolution = ImageDataset(data).resolution
+    opts = resolve_options(preset, {**overrides, "data": str(data)}, resolution, resumed)
+    tuned = PRESETS[preset].resolution
+    if tuned != resolution:
+        fits = [name for name, p in PRESETS.items() if p.resolution == resolution]
+        hint = f"--preset {fits[0]} fits it" if fits else "no preset is tuned for it"
+        print(
+            f"warning: preset {preset} is tuned for {tuned} px images, the dataset has "
+            f"{resolution} px ({hint}); the networks are built for {resolution} px",
+            file=sys.stderr,
+        )
+    return opts
+
+
+def metric_names(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Metric names from a flag ("fid2k,kid2k", "none") or a list; checked by the evaluator."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [] if value.strip().lower() in ("", "none") else value.split(",")
+    return tuple(name.strip() for name in value if name.strip())
 
 
 def validate(opts: TrainOptions) -> None:

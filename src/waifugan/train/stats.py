@@ -1,4 +1,5 @@
-"""Run-directory records: log.txt, stats.jsonl (one object per tick) and TensorBoard scalars."""
+"""Run-directory records: log.txt, stats.jsonl (one object per tick) and TensorBoard scalars,
+and the per-tick statistics that go into them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 
 import torch
 
+from waifugan.train import distributed
+from waifugan.train.distributed import DistInfo
 from waifugan.train.rundir import LOG_TXT, STATS_JSONL, append_jsonl
 
 
@@ -63,3 +66,54 @@ def peak_memory_mb(device: torch.device) -> dict[str, float]:
     if device.type == "cuda":
         out["peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     return out
+
+
+class TickStats:
+    """Per-tick running means of the phases' losses and penalties, averaged over ranks."""
+
+    def __init__(self) -> None:
+        self._sums: dict[str, torch.Tensor] = {}
+
+    def add(self, key: str, value: torch.Tensor) -> None:
+        """Accumulate the mean of `value` under `key` (stays on the device: no sync)."""
+        value = value.detach().float().mean()
+        self._sums[key] = self._sums.get(key, torch.zeros_like(value)) + value
+        self._sums[key + "/n"] = self._sums.get(key + "/n", torch.zeros_like(value)) + 1
+
+    def means(self, dist: DistInfo) -> dict[str, float]:
+        """Means since the last call, over all ranks; starts the next tick empty."""
+        sums = {k: distributed.average_scalar(v, dist) for k, v in self._sums.items()}
+        self._sums = {}
+        return {k: (sums[k] / sums[k + "/n"]).item() for k in sums if not k.endswith("/n")}
+
+
+def tick_record(
+    cur_nimg: int,
+    cur_tick: int,
+    means: dict[str, float],
+    extra: dict[str, float],
+    elapsed_s: float,
+    tick_nimg: int,
+    device: torch.device,
+) -> dict[str, Any]:
+    """One stats.jsonl object: counters, loss means, extra state, timing and memory."""
+    return {
+        "kimg": cur_nimg / 1000,
+        "tick": cur_tick,
+        **{k: round(v, 6) for k, v in sorted(means.items())},
+        **extra,
+        "sec_per_tick": round(elapsed_s, 3),
+        "sec_per_kimg": round(elapsed_s / max(tick_nimg, 1) * 1000, 3),
+        "img_per_s": round(tick_nimg / max(elapsed_s, 1e-9), 2),
+        **{k: round(v, 1) for k, v in peak_memory_mb(device).items()},
+    }
+
+
+def tick_line(record: dict[str, Any], means: dict[str, float]) -> str:
+    """The log.txt line of a tick."""
+    losses_text = " ".join(f"{k.split('/')[1]} {v:.3f}" for k, v in sorted(means.items()))
+    return (
+        f"tick {record['tick']:<4d} kimg {record['kimg']:<8.3f} {losses_text} "
+        f"sec/kimg {record['sec_per_kimg']:.1f} img/s {record['img_per_s']:.1f} "
+        f"rss {record['peak_rss_mb']:.0f}MB"
+    )

@@ -1,0 +1,37 @@
+"""The real images a run trains on: an endless, resumable, rank-aware stream of batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from waifugan.data.dataset import ImageDataset
+from waifugan.data.sampler import InfiniteSampler
+from waifugan.train.distributed import DistInfo
+from waifugan.train.options import TrainOptions
+
+
+def real_batches(
+    dataset: ImageDataset,
+    opts: TrainOptions,
+    dist: DistInfo,
+    start_nimg: int,
+    device: torch.device,
+) -> Iterator[torch.Tensor]:  # [batch / world_size, 3, H, W] float32 in [-1, 1]
+    """This rank's share of every batch, continuing the sampling order at `start_nimg`."""
+    sampler = InfiniteSampler(len(dataset), opts.seed, dist.rank, dist.world_size, start_nimg)
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        sampler=sampler,
+        batch_size=opts.batch // dist.world_size,
+        num_workers=opts.workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=opts.workers > 0,
+        prefetch_factor=2 if opts.workers > 0 else None,
+        # A private generator: creating the iterator must not consume the training RNG,
+        # or a resumed run would diverge from an uninterrupted one.
+        generator=torch.Generator().manual_seed(opts.seed),
+    )
+    for batch in loader:
+        yield batch.to(device, non_blocking=True).float() / 127.5 - 1

@@ -1,0 +1,63 @@
+"""TrainOptions: one merge order, refused misspellings, presets checked against the data,
+resumed runs that honour changed learning rates, parameter counts in the run's records."""
+
+import json
+
+import pytest
+
+from tests.train.conftest import run_train, tiny_flags, write_blob_zip
+from waifugan.errors import WaifuganError
+from waifugan.networks.discriminator import Discriminator
+from waifugan.networks.generator import Generator
+from waifugan.train.checkpoint import load_checkpoint
+from waifugan.train.options import options_for_data, resolve_options
+from waifugan.train.setup import lazy_adam_hyperparameters
+
+
+def test_flags_override_resumed_options_which_override_the_preset():
+    resumed = {"batch": 4, "glr": 0.001, "kimg": 3.0}
+    opts = resolve_options("cpu64", {"data": "d.zip", "glr": 0.002, "kimg": None}, 64, resumed)
+    assert (opts.batch, opts.glr, opts.kimg) == (4, 0.002, 3.0)  # resumed, flag, resumed
+    assert opts.gamma == 0.05 and opts.resolution == 64  # preset; resolution from the data
+
+
+def test_a_misspelled_option_is_refused_by_name():
+    with pytest.raises(WaifuganError, match="unknown training option.*glrr"):
+        resolve_options("cpu64", {"glrr": 0.1}, 64)
+
+
+def test_a_preset_for_another_resolution_warns_and_names_the_one_that_fits(tmp_path, capsys):
+    data = write_blob_zip(tmp_path / "faces64.zip", count=4, size=64)
+    opts = options_for_data({"data": str(data), "preset": "cpu32"})
+    err = capsys.readouterr().err
+    assert "preset cpu32 is tuned for 32 px" in err and "--preset cpu64 fits it" in err
+    assert opts.resolution == 64 and opts.G_config().img_resolution == 64
+    options_for_data({"data": str(data), "preset": "cpu64"})
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_resume_applies_changed_learning_rates_and_intervals(blob_zip, tmp_path):
+    run_train(tiny_flags(blob_zip, tmp_path, kimg=0.016))
+    run_train({"outdir": str(tmp_path), "kimg": 0.032, "glr": 0.001, "r1_interval": 8},
+              resume="latest")  # fmt: skip
+    state = load_checkpoint(next(tmp_path.iterdir()) / "checkpoint-000000.pt")
+    assert state["cur_nimg"] == 32
+    (g_group,) = state["G_opt"]["param_groups"]
+    (d_group,) = state["D_opt"]["param_groups"]
+    assert (g_group["lr"], tuple(g_group["betas"])) == lazy_adam_hyperparameters(0.001, 4)
+    dlr = state["options"]["dlr"]  # unchanged, but now with the R1 interval of 8
+    assert (d_group["lr"], tuple(d_group["betas"])) == lazy_adam_hyperparameters(dlr, 8)
+    assert state["options"]["glr"] == 0.001 and state["options"]["r1_interval"] == 8
+
+
+def test_parameter_counts_go_to_log_and_options_json(blob_zip, tmp_path):
+    run_dir = run_train(tiny_flags(blob_zip, tmp_path, kimg=0.008))
+    options = json.loads((run_dir / "options.json").read_text())
+    state = load_checkpoint(run_dir / "checkpoint-000000.pt")
+    opts = resolve_options("cpu32", {}, 16, state["options"])
+    G, D = Generator(opts.G_config()), Discriminator(opts.D_config())
+    expected = {"G": sum(p.numel() for p in G.parameters()),
+                "D": sum(p.numel() for p in D.parameters())}  # fmt: skip
+    assert options["num_params"] == expected
+    log = (run_dir / "log.txt").read_text()
+    assert f"G {expected['G']:,} parameters, D {expected['D']:,} parameters" in log
