@@ -9,11 +9,22 @@ waifugan networks that every command accepts.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from waifugan.errors import WaifuganError
+from waifugan.interop import nvlabs_pytorch, rosinality, tf_stylegan1, tf_stylegan2
 from waifugan.interop.common import ImportedModel
 from waifugan.interop.detect import FORMATS, read_foreign
+
+# format name → convert(loaded data, source, what)
+CONVERTERS: dict[str, Callable[[Any, str, str], ImportedModel]] = {
+    nvlabs_pytorch.FORMAT: nvlabs_pytorch.convert,
+    tf_stylegan2.FORMAT: tf_stylegan2.convert,
+    tf_stylegan1.FORMAT: tf_stylegan1.convert,
+    rosinality.FORMAT: rosinality.convert,
+}
 
 __all__ = ["FORMATS", "ImportedModel", "import_model"]
 
@@ -33,15 +44,8 @@ def import_model(path: str | os.PathLike[str], what: str = "G_ema") -> ImportedM
         raise WaifuganError(f"--what must be one of {', '.join(WHAT)}, got {what!r}")
     source = str(Path(path))
     fmt, data = read_foreign(path)
-    if fmt == "tf-stylegan1":
-        from waifugan.interop import tf_stylegan1 as converter
-    elif fmt == "tf-stylegan2":
-        from waifugan.interop import tf_stylegan2 as converter  # type: ignore[no-redef]
-    elif fmt == "nvlabs-pytorch":
-        from waifugan.interop import nvlabs_pytorch as converter  # type: ignore[no-redef]
-    else:
-        from waifugan.interop import rosinality as converter  # type: ignore[no-redef]
-    model = converter.convert(data, source, what)
+    converter = CONVERTERS[fmt]
+    model = converter(data, source, what)
     if what == "D" and model.D is None:
         raise WaifuganError(f"{source}: has no discriminator waifugan can import ({fmt})")
     return model

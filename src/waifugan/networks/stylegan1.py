@@ -240,7 +240,7 @@ class TruncatedMapping(MappingNetwork):
     def forward(
         self,
         z: torch.Tensor,  # [N, z_dim]
-        psi: float = 1.0,
+        psi: float | torch.Tensor = 1.0,  # a number, or one per row as [N, 1, 1]
         truncation_cutoff: int | None = None,
         update_w_avg: bool = False,
     ) -> torch.Tensor:  # [N, num_ws, w_dim]
