@@ -20,6 +20,7 @@ from waifugan.cards.labels import LabelledImages, load_labelled
 from waifugan.devices import resolve_device
 from waifugan.errors import WaifuganError
 from waifugan.networks.tagger import Tagger, TaggerConfig, save_tagger
+from waifugan.pixels import is_valid_resolution
 
 ADVENTURER_EXCLUDE = ("*_variant*",)  # the adventurer set's eyes/mouth sprite ids: not traits
 
@@ -55,7 +56,7 @@ class TaggerTrainOptions:
         for name in ("epochs", "batch", "min_count", "max_tags"):
             if getattr(self, name) < 1:
                 raise WaifuganError(f"--{name.replace('_', '-')} must be at least 1")
-        if self.resolution < 8 or self.resolution & (self.resolution - 1):
+        if not is_valid_resolution(self.resolution, minimum=8):
             raise WaifuganError(f"--resolution {self.resolution} is not a power of two ≥ 8")
         if not 0 < self.threshold < 1:
             raise WaifuganError(f"--threshold {self.threshold} must be between 0 and 1")

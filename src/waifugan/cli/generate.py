@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from waifugan.cli import add_device_option, formatter
+from waifugan.networks.sampling import DEFAULT_PSI
 
 
 def register(subparsers: Any) -> None:
@@ -21,7 +22,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("model", help=".safetensors model, checkpoint or run directory")
     p.add_argument("--seeds", default="0-15", help="seeds, e.g. 0-15,42")
     p.add_argument(
-        "--psi", type=float, default=0.7, help="truncation ψ (1 = none, 0 = average face)"
+        "--psi", type=float, default=DEFAULT_PSI, help="truncation ψ (1 = none, 0 = average face)"
     )
     p.add_argument(
         "--trunc-cutoff",

@@ -34,6 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=defaults.psi,
         help=f"default truncation psi, in [{PSI_MIN}, {PSI_MAX}]",
     )
+    p.add_argument(
+        "--trunc-cutoff",
+        type=int,
+        default=defaults.truncation_cutoff,
+        help="truncate only the first N layers (default: all)",
+    )
     p.add_argument("--device", default=defaults.device, help="torch device; auto picks CUDA")
     p.add_argument(
         "--queue-size",
@@ -71,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         interval_s=args.interval,
         psi=args.psi,
+        truncation_cutoff=args.trunc_cutoff,
         device=args.device,
         queue_size=args.queue_size,
         max_batch=args.max_batch,

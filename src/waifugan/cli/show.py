@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from waifugan.cli import add_device_option, formatter
+from waifugan.networks.sampling import DEFAULT_PSI
 
 MODEL_HELP = ".safetensors model, checkpoint or run directory"
 
@@ -32,7 +33,7 @@ def _register_interpolate(subparsers: Any) -> None:
     p.add_argument("--seeds", required=True, help="keyframe seeds, e.g. 1,5,9 or 0-8")
     p.add_argument("--frames-per-seed", type=int, default=60, help="frames between keyframes")
     p.add_argument("--fps", type=float, default=30.0, help="frames per second")
-    p.add_argument("--psi", type=float, default=0.7, help="truncation ψ")
+    p.add_argument("--psi", type=float, default=DEFAULT_PSI, help="truncation ψ")
     p.add_argument("--space", choices=["w", "z"], default="w", help="latent space to walk in")
     p.add_argument(
         "--kind",
@@ -83,7 +84,7 @@ def _register_mix(subparsers: Any) -> None:
     p.add_argument("--rows", required=True, help="row seeds (keep their other layers)")
     p.add_argument("--cols", required=True, help="column seeds (give their styles)")
     p.add_argument("--styles", default="coarse", help="coarse | middle | fine | indices (0-3)")
-    p.add_argument("--psi", type=float, default=0.7, help="truncation ψ")
+    p.add_argument("--psi", type=float, default=DEFAULT_PSI, help="truncation ψ")
     p.add_argument(
         "--noise-mode", choices=["const", "random", "none"], default="const", help="per-pixel noise"
     )

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from waifugan.cli import add_device_option, formatter
+from waifugan.networks.sampling import DEFAULT_PSI
 
 ADVENTURER_HINT = "--exclude-tags '*_variant*'"
 
@@ -68,7 +69,9 @@ def _register_tag(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="MODEL_OR_IMAGES", help="a model, or images")
     p.add_argument("--tagger", default=None, help="tagger .safetensors (train-tagger's output)")
     p.add_argument("--seeds", default="0-3", help="seeds of a model's faces, e.g. 0-3,42")
-    p.add_argument("--psi", type=float, default=0.7, help="truncation psi of a model's faces")
+    p.add_argument(
+        "--psi", type=float, default=DEFAULT_PSI, help="truncation psi of a model's faces"
+    )
     p.add_argument("--threshold", type=float, default=0.5, help="show tags at least this sure")
     p.add_argument("--story-model", default=None, help="local causal LM folder for the stories")
     p.add_argument("--json", action="store_true", help="one JSON object per line")

@@ -19,6 +19,7 @@ import torch.utils.data
 from PIL import Image, UnidentifiedImageError
 
 from waifugan.errors import DatasetError
+from waifugan.pixels import is_valid_resolution
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp"}
 
@@ -89,7 +90,7 @@ class ImageDataset(torch.utils.data.Dataset[np.ndarray]):
             size = self._open_image(name).size
             if size[0] != size[1]:
                 raise DatasetError(f"{self.source}/{name}: not square ({size[0]}x{size[1]})")
-            if size[0] < 4 or size[0] & (size[0] - 1):
+            if not is_valid_resolution(size[0]):
                 raise DatasetError(
                     f"{self.source}/{name}: side {size[0]} is not a power of two; "
                     "resize the dataset (waifugan prepare --resolution)"

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from waifugan.errors import WaifuganError
 from waifugan.generate.video import DEFAULT_CRF, VideoWriter
 from waifugan.networks.generator import Generator
-from waifugan.networks.sampling import seeds_to_z, to_uint8
+from waifugan.networks.sampling import DEFAULT_PSI, seeds_to_z, to_uint8
 
 SPACES = ("w", "z")
 KINDS = ("auto", "linear", "slerp", "cubic")
@@ -34,7 +34,7 @@ class InterpolateConfig:
     seeds: tuple[int, ...]  # keyframes; with a grid, len(seeds) / cells per walk
     frames_per_seed: int = 60  # frames from one keyframe to the next
     fps: float = 30.0
-    psi: float = 0.7  # truncation ψ
+    psi: float = DEFAULT_PSI  # truncation ψ
     space: str = "w"  # "w": interpolate truncated ws; "z": interpolate z, then map
     kind: str = "auto"  # linear | slerp | cubic; auto = linear in W, slerp in Z
     loop: bool = False  # walk back to the first seed: the last frame is the first one again

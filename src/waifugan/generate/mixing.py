@@ -18,7 +18,7 @@ import torch
 
 from waifugan.errors import WaifuganError
 from waifugan.networks.generator import Generator
-from waifugan.networks.sampling import seeds_to_z, to_uint8
+from waifugan.networks.sampling import DEFAULT_PSI, seeds_to_z, to_uint8
 from waifugan.pixels import save_image
 
 # name → (lowest, highest) resolution in px whose layers it covers; None = up to the top
@@ -70,7 +70,7 @@ def mix_styles(
     row_seeds: list[int],
     col_seeds: list[int],
     layers: list[int],
-    psi: float = 0.7,
+    psi: float = DEFAULT_PSI,
     noise_mode: str = "const",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Source faces and mixed faces.
@@ -112,7 +112,7 @@ class MixConfig:
     row_seeds: tuple[int, ...]  # faces that keep their other layers
     col_seeds: tuple[int, ...]  # faces whose styles are copied in
     styles: str = "coarse"  # coarse | middle | fine | ws indices like 0-3
-    psi: float = 0.7
+    psi: float = DEFAULT_PSI
     noise_mode: str = "const"
     device: str = "auto"
 

@@ -80,7 +80,7 @@ class MappingNetwork(nn.Module):
     def forward(
         self,
         z: torch.Tensor,  # [N, z_dim]
-        psi: float = 1.0,
+        psi: float | torch.Tensor = 1.0,  # a number, or one per row as [N, 1, 1]
         truncation_cutoff: int | None = None,
         update_w_avg: bool = False,
     ) -> torch.Tensor:  # [N, num_ws, w_dim]
@@ -90,7 +90,7 @@ class MappingNetwork(nn.Module):
         if update_w_avg:
             self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
         ws = x.unsqueeze(1).repeat(1, self.num_ws, 1)
-        if psi != 1:
+        if isinstance(psi, torch.Tensor) or psi != 1:  # the truncation trick (StyleGAN §4)
             cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
             ws[:, :cutoff] = self.w_avg.lerp(ws[:, :cutoff], psi)
         return ws

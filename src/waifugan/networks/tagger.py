@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from waifugan.errors import WaifuganError
+from waifugan.pixels import is_valid_resolution
 
 TAGGER_FORMAT = "waifugan-tagger"
 TAGGER_VERSION = "1"
@@ -38,7 +39,7 @@ class TaggerConfig:
 
     def __post_init__(self) -> None:
         r = self.img_resolution
-        if r < 8 or r & (r - 1):
+        if not is_valid_resolution(r, minimum=8):
             raise ValueError(f"img_resolution must be a power of two ≥ 8, got {r}")
         if not self.tags:
             raise ValueError("a tagger needs at least one tag")

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, field
 
 from waifugan.errors import WaifuganError
+from waifugan.pixels import is_valid_resolution
 
 UPSCALERS = ("waifu2x", "lanczos", "none")
 RESIZE_FILTERS = ("lanczos", "box")
@@ -112,7 +113,7 @@ def validate(cfg: PrepareConfig) -> None:
     _check(len(cfg.sources) > 0, "no source given: pass at least one folder, zip or image")
     _check(bool(cfg.output), "--output is required")
     r = cfg.resolution
-    _check(r >= 4 and (r & (r - 1)) == 0, f"--resolution {r}: must be a power of two >= 4")
+    _check(is_valid_resolution(r), f"--resolution {r}: must be a power of two >= 4")
     _check_choice("upscale", cfg.upscale, UPSCALERS)
     _check_choice("resize-filter", cfg.resize_filter, RESIZE_FILTERS)
     _check_choice("border", cfg.border, BORDER_MODES)

@@ -90,7 +90,7 @@ def _composite_on_white(img: Image.Image) -> np.ndarray:
     return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
 
 
-def to_rgb(img: Image.Image) -> tuple[np.ndarray, dict[str, object]]:
+def to_srgb_array(img: Image.Image) -> tuple[np.ndarray, dict[str, object]]:
     """Any Pillow mode → [H, W, 3] uint8 RGB (alpha composited on white, ICC honoured)."""
     info: dict[str, object] = {"mode": img.mode}
     if img.mode.startswith("I") or img.mode == "F":
@@ -172,7 +172,7 @@ def decode(data: bytes, max_pixels: int, draft_size: int | None = None) -> Decod
             orientation = int(img.getexif().get(0x0112, 1))
             if orientation != 1:
                 img = ImageOps.exif_transpose(img) or img
-            rgb, info = to_rgb(img)
+            rgb, info = to_srgb_array(img)
     except DecodeError:
         raise
     except UnidentifiedImageError:

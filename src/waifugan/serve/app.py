@@ -120,7 +120,9 @@ def create_app(
     """The ASGI app serving faces of G (its renderer is `app.state.renderer`) and their
     cards from `cards` (default: names and stories without tags; `app.state.cards`)."""
     cfg = cfg or ServeConfig()
-    renderer = FaceRenderer(G, cfg.queue_size, cfg.max_batch, cfg.cache_size)
+    renderer = FaceRenderer(
+        G, cfg.queue_size, cfg.max_batch, cfg.cache_size, truncation_cutoff=cfg.truncation_cutoff
+    )
     card_service = CardService(
         cards or CardWriter(), renderer, G.img_resolution, cfg.queue_size, cfg.cache_size,
         tagger_name,

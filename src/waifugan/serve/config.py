@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from waifugan.errors import WaifuganError
+from waifugan.networks.sampling import DEFAULT_PSI
 
 SEED_MAX = 2**32 - 1  # np.random.RandomState accepts seeds up to 2**32 - 1
 PSI_MIN, PSI_MAX = -1.0, 1.5  # beyond this the faces are noise; ψ < 0 gives "anti-faces"
@@ -20,7 +21,8 @@ class ServeConfig:
     host: str = "127.0.0.1"  # localhost only unless told otherwise
     port: int = 8000
     interval_s: float = 15.0  # the page shows a new face this often
-    psi: float = 0.7  # default truncation ψ
+    psi: float = DEFAULT_PSI  # default truncation ψ
+    truncation_cutoff: int | None = None  # truncate only the first N ws (None: all)
     device: str = "auto"
     queue_size: int = 16  # faces waiting to be rendered before requests get 503
     max_batch: int = 1  # rows of every generator call (pads); >1 is faster under load
@@ -36,5 +38,7 @@ class ServeConfig:
         for name in ("queue_size", "max_batch"):
             if getattr(self, name) < 1:
                 raise WaifuganError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.truncation_cutoff is not None and self.truncation_cutoff < 0:
+            raise WaifuganError(f"--trunc-cutoff {self.truncation_cutoff} must be 0 or more")
         if self.cache_size < 0:
             raise WaifuganError("--cache-size must be 0 or more")

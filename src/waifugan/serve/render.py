@@ -58,6 +58,7 @@ class FaceRenderer:
             rows, so 1 is quickest for a lone request and larger is faster under load).
         cache_size: rendered faces kept (LRU); 0 disables the cache.
         noise_mode: "const" makes a seed always give the same face.
+        truncation_cutoff: truncate only the first N of G's ws (None: all), as `G.mapping`.
     """
 
     def __init__(
@@ -67,8 +68,10 @@ class FaceRenderer:
         max_batch: int = 1,
         cache_size: int = 512,
         noise_mode: str = "const",
+        truncation_cutoff: int | None = None,
     ) -> None:
         self.G = G
+        self.truncation_cutoff = truncation_cutoff
         self.max_batch = max(1, max_batch)
         self.cache_size = cache_size
         self.noise_mode = noise_mode
@@ -165,21 +168,21 @@ class FaceRenderer:
 
         CPU kernels round differently for different batch sizes, so a face rendered in a
         batch of 3 can differ in the last bit from the same face alone. Batches are therefore
-        always padded to `max_batch` rows, and ψ is applied per row (an elementwise lerp,
-        as `G.mapping` does): a face's bytes never depend on what it was batched with.
+        always padded to `max_batch` rows, and G.mapping applies ψ per row (an elementwise
+        lerp): a face's bytes never depend on what it was batched with.
         """
         G = self.G
         pad = self.max_batch - len(keys)
         seeds = [key.seed for key in keys] + [keys[-1].seed] * pad
         psis = [key.psi for key in keys] + [keys[-1].psi] * pad
-        ws = G.mapping(seeds_to_z(seeds, G.z_dim).to(G.device))  # [B, num_ws, w_dim]
-        psi = torch.tensor(psis, dtype=ws.dtype, device=ws.device).view(-1, 1, 1)
-        ws = G.mapping.w_avg.lerp(ws, psi)  # the truncation trick, row by row
+        psi = torch.tensor(psis, dtype=torch.float32, device=G.device).view(-1, 1, 1)
+        z = seeds_to_z(seeds, G.z_dim).to(G.device)
+        ws = G.mapping(z, psi=psi, truncation_cutoff=self.truncation_cutoff)
         images = to_uint8(G.synthesis(ws, noise_mode=self.noise_mode))  # [B, H, W, 3]
-        return [encode_png(image, key.size) for image, key in zip(images, keys, strict=False)]
+        return [face_png(image, key.size) for image, key in zip(images, keys, strict=False)]
 
 
-def encode_png(image: object, size: int) -> Face:
+def face_png(image: object, size: int) -> Face:
     """[H, W, 3] uint8 → PNG at size x size (Lanczos when resized) with a content ETag."""
     pil = Image.fromarray(image)  # type: ignore[arg-type]
     if pil.width != size:
