@@ -15,11 +15,12 @@ from tests.prepare.fixtures import art, build_messy, png_bytes
 from waifugan.cli import main
 from waifugan.data.dataset import ImageDataset
 from waifugan.errors import WaifuganError
-from waifugan.prepare import pipeline
+from waifugan.prepare import distributor
 from waifugan.prepare.config import PrepareConfig
 from waifugan.prepare.pipeline import prepare
 from waifugan.prepare.process import TorchNotAllowedError, Worker
 from waifugan.prepare.sources import Item, iter_sources
+from waifugan.prepare.writer import Writer
 
 
 def _cfg(src: Path, out: Path, **kw: Any) -> PrepareConfig:
@@ -89,16 +90,16 @@ def test_resume_gives_identical_dataset(
 ) -> None:
     folder, _ = messy
     reference = prepare(_cfg(folder, tmp_path / "a" / "ds.zip", workers=2))
-    real_add = pipeline.Writer.add
+    real_add = Writer.add
     calls = {"n": 0}
 
-    def crash_after_seven(self: pipeline.Writer, *args: Any) -> Any:
+    def crash_after_seven(self: Writer, *args: Any) -> Any:
         if calls["n"] == 7:
             raise KeyboardInterrupt
         calls["n"] += 1
         return real_add(self, *args)
 
-    monkeypatch.setattr(pipeline.Writer, "add", crash_after_seven)
+    monkeypatch.setattr(Writer, "add", crash_after_seven)
     out = tmp_path / "b" / "ds.zip"
     with pytest.raises(KeyboardInterrupt):
         prepare(_cfg(folder, out, workers=2))
@@ -111,7 +112,7 @@ def test_resume_gives_identical_dataset(
         f.write(b"unjournaled bytes")
     with open(partial / "thumbs.bin", "ab") as f:
         f.write(b"unjournaled thumbnail")
-    monkeypatch.setattr(pipeline.Writer, "add", real_add)
+    monkeypatch.setattr(Writer, "add", real_add)
     resumed = prepare(_cfg(folder, out, workers=1))
     assert out.read_bytes() == reference.output.read_bytes()
     assert not partial.exists()
@@ -194,12 +195,12 @@ def test_parent_works_while_the_pool_starts_and_keeps_order(tmp_path: Path) -> N
     cfg = _cfg(tmp_path, tmp_path / "ds.zip", resolution=32)
     pool = _SlowStartPool(cfg, delay_s=1.0)
     batches = iter([items[i : i + 2] for i in range(0, 24, 2)])
-    pending = pipeline._start(pool, batches, 2, Worker(cfg, load_torch=False))  # type: ignore[arg-type]
+    pending = distributor._start(pool, batches, 2, Worker(cfg, load_torch=False))  # type: ignore[arg-type]
     pending.extend(pool.submit(None, batch) for batch in batches)
     keys = [result.key for future in pending for result in future.result()]
     assert keys == [item.key for item in items]  # input order, whoever did the work
     done_here = 12 - len(pool.submitted)
-    assert 1 <= done_here <= pipeline.STARTUP_BATCHES_MAX
+    assert 1 <= done_here <= distributor.STARTUP_BATCHES_MAX
     assert pool.submitted[0] == [items[0].key, items[1].key]
 
 
@@ -211,6 +212,6 @@ def test_helper_hands_waifu2x_work_to_the_pool(tmp_path: Path) -> None:
     lanczos = _cfg(tmp_path, tmp_path / "ds.zip", resolution=32, min_size=8)  # pool stand-in
     pool = _SlowStartPool(lanczos, delay_s=0.3)
     batches = iter([items[i : i + 2] for i in range(0, 8, 2)])
-    pending = pipeline._start(pool, batches, 1, Worker(cfg, load_torch=False))  # type: ignore[arg-type]
+    pending = distributor._start(pool, batches, 1, Worker(cfg, load_torch=False))  # type: ignore[arg-type]
     assert len(pool.submitted) == 2 and len(pending) == 2  # first batch, then the handed-over one
     assert [r.key for f in pending for r in f.result()] == [i.key for i in items[:4]]
