@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 import uvicorn
@@ -40,10 +41,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(G: Generator, cfg: ServeConfig) -> Iterator[tuple[str, FastAPI]]:
-    """Serve create_app(G, cfg) on 127.0.0.1:<free port>; yields (base URL, app)."""
+def running_server(
+    G: Generator, cfg: ServeConfig, **app_options: Any
+) -> Iterator[tuple[str, FastAPI]]:
+    """Serve create_app(G, cfg, **app_options) on 127.0.0.1:<free port>; yields (base URL,
+    app)."""
     port = free_port()
-    app = create_app(G, cfg)
+    app = create_app(G, cfg, **app_options)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )

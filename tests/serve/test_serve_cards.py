@@ -1,0 +1,142 @@
+"""/api/card over real HTTP: the face's card (name, tags, story), deterministic, consistent
+with its tags, bounded input; and `waifugan serve` picking up the tagger beside a model."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+from serve_helpers import free_port, running_server
+from tests.cards.helpers import tiny_tagger
+
+from waifugan.cards.card import CardWriter
+from waifugan.cards.lexicon import contradictions
+from waifugan.networks.generator import Generator
+from waifugan.networks.model_file import save_model
+from waifugan.networks.tagger import save_tagger
+from waifugan.serve.config import ServeConfig
+
+
+def _writer() -> CardWriter:
+    return CardWriter(tiny_tagger(16))
+
+
+def test_card_is_deterministic_and_matches_the_face(tiny_G: Generator) -> None:
+    writer = _writer()
+    # card cache off: equal answers must come from deterministic cards, not from the cache
+    with (
+        running_server(tiny_G, ServeConfig(cache_size=0), cards=writer, tagger_name="t") as (
+            url,
+            _,
+        ),
+        httpx.Client(base_url=url, timeout=20) as client,
+    ):
+        first = client.get("/api/card", params={"seed": 42, "psi": 0.5})
+        again = client.get("/api/card", params={"seed": "42", "psi": "0.50"})
+        assert first.status_code == again.status_code == 200
+        assert first.headers["content-type"] == "application/json"
+        card = first.json()
+        assert card == again.json()
+        assert set(card) == {"seed", "psi", "name", "tags", "story", "tagger"}
+        assert (card["seed"], card["psi"], card["tagger"]) == (42, 0.5, "t")
+        # the tags are the tagger's view of exactly the PNG /api/face serves
+        face = client.get("/api/face", params={"seed": 42, "psi": 0.5})
+        pixels = np.asarray(Image.open(io.BytesIO(face.content)).convert("RGB"))[None]
+        expected = writer.tags(pixels)[0]
+        assert [(t["tag"], t["confidence"]) for t in card["tags"]] == [
+            (tag, round(conf, 3)) for tag, conf in expected
+        ]
+        names = [t["tag"] for t in card["tags"]]
+        assert contradictions(card["story"], names) == []
+        # different seeds: visibly different cards; another ψ: same name
+        others = [client.get(f"/api/card?seed={s}&psi=0.5").json() for s in range(5)]
+        assert len({c["story"] for c in others}) == 5
+        assert client.get("/api/card?seed=42&psi=1").json()["name"] == card["name"]
+        assert client.get("/healthz").json()["tagger"] == "t"
+
+
+def test_card_without_a_tagger_has_no_tags(tiny_G: Generator) -> None:
+    with (
+        running_server(tiny_G, ServeConfig()) as (url, _),
+        httpx.Client(base_url=url, timeout=20) as client,
+    ):
+        card = client.get("/api/card?seed=3").json()
+        assert card["tags"] == [] and card["tagger"] is None and card["psi"] == 0.7
+        assert card["story"].startswith(card["name"])
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "seed=",
+        "seed=-1",
+        "seed=1.5",
+        "seed=abc",
+        "seed=4294967296",
+        "seed=99999999999999999999999",
+        "seed=%00",
+        "seed=1&psi=nan",
+        "seed=1&psi=-inf",
+        "seed=1&psi=2.5",
+        "seed=1&psi=1e400",
+        "seed=1&psi=" + "9" * 5000,
+        "seed=<script>&psi=0.7",
+    ],
+)
+def test_hostile_card_queries_are_400_json(tiny_G: Generator, query: str) -> None:
+    with (
+        running_server(tiny_G, ServeConfig(), cards=_writer()) as (url, _),
+        httpx.Client(base_url=url, timeout=20) as client,
+    ):
+        answer = client.get(f"/api/card?{query}")
+        assert answer.status_code == 400
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.json()["error"] and "Traceback" not in answer.text
+
+
+def test_serve_command_uses_the_tagger_beside_the_model(tiny_G: Generator, tmp_path: Path) -> None:
+    model = save_model(tiny_G, tmp_path / "tiny.safetensors")
+    save_tagger(tiny_tagger(16), tmp_path / "tiny.tagger.safetensors")
+    port = free_port()
+    cmd = [sys.executable, "-m", "waifugan", "serve", str(model), "--port", str(port),
+           "--device", "cpu"]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        health = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                health = httpx.get(base + "/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert health is not None and health.json()["tagger"] == "tiny.tagger.safetensors"
+        card = httpx.get(base + "/api/card?seed=3&psi=0.7", timeout=20).json()
+        assert card["tagger"] == "tiny.tagger.safetensors" and card["name"]
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=20)[0].decode(errors="replace")
+    assert "tiny.tagger.safetensors" in output
+
+
+def test_serve_command_refuses_a_bad_tagger(tiny_G: Generator, tmp_path: Path) -> None:
+    model = save_model(tiny_G, tmp_path / "tiny.safetensors")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"junk")
+    result = subprocess.run(
+        [sys.executable, "-m", "waifugan", "serve", str(model), "--tagger", str(bad)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "bad.safetensors" in result.stderr and "Traceback" not in result.stderr
