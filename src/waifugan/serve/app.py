@@ -137,7 +137,19 @@ def create_app(
     app.state.renderer = renderer
     app.state.config = cfg
     app.state.cards = card_service
-    res = G.img_resolution
+    _add_error_handlers(app)
+    _add_face_routes(app, renderer, cfg, G.img_resolution)
+    _add_card_and_health_routes(app, card_service, renderer, cfg, G.img_resolution)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+def _busy(error: OverloadedError) -> JSONResponse:
+    return _error(503, f"busy: {error}; retry shortly", {"Retry-After": "1"})
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error as JSON `{"error": ...}`: 400 for bad input, 500 without a traceback."""
 
     @app.exception_handler(BadRequestError)
     async def bad_request(_: Request, error: BadRequestError) -> JSONResponse:
@@ -150,6 +162,10 @@ def create_app(
     @app.exception_handler(Exception)
     async def server_error(_: Request, error: Exception) -> JSONResponse:
         return _error(500, f"internal error ({type(error).__name__}); see the server log")
+
+
+def _add_face_routes(app: FastAPI, renderer: FaceRenderer, cfg: ServeConfig, res: int) -> None:
+    """/ (the page), /api/face and /api/random."""
 
     @app.get("/", response_class=HTMLResponse)
     async def page(request: Request) -> HTMLResponse:
@@ -172,7 +188,7 @@ def create_app(
         try:
             rendered = await asyncio.wrap_future(renderer.submit(key))
         except OverloadedError as error:
-            return _error(503, f"busy: {error}; retry shortly", {"Retry-After": "1"})
+            return _busy(error)
         headers = {
             "ETag": rendered.etag,
             "Cache-Control": f"public, max-age={FACE_MAX_AGE_S}",
@@ -192,6 +208,12 @@ def create_app(
         url = f"/api/face?seed={seed}&psi={psi:.2f}" + (f"&size={size}" if size != res else "")
         return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
 
+
+def _add_card_and_health_routes(
+    app: FastAPI, card_service: CardService, renderer: FaceRenderer, cfg: ServeConfig, res: int
+) -> None:
+    """/api/card and /healthz."""
+
     @app.get("/api/card")
     async def card(request: Request) -> JSONResponse:
         query = request.query_params
@@ -202,7 +224,7 @@ def create_app(
         try:
             found = await card_service.card(seed, psi)
         except OverloadedError as error:
-            return _error(503, f"busy: {error}; retry shortly", {"Retry-After": "1"})
+            return _busy(error)
         body = {**found.to_json(), "tagger": card_service.tagger_name}
         return JSONResponse(body, headers={"Cache-Control": f"public, max-age={FACE_MAX_AGE_S}"})
 
@@ -219,9 +241,6 @@ def create_app(
             },
             headers={"Cache-Control": "no-store"},
         )
-
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    return app
 
 
 def serve(
