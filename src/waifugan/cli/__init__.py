@@ -20,6 +20,7 @@ COMMANDS = [
     "waifugan.cli.prepare",
     "waifugan.cli.train",
     "waifugan.cli.export",
+    "waifugan.cli.import_",
     "waifugan.cli.generate",
     "waifugan.cli.show",
     "waifugan.cli.metrics",

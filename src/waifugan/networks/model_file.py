@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from waifugan.errors import WaifuganError
 from waifugan.networks.generator import Generator, GeneratorConfig
+from waifugan.networks.stylegan1 import StyleGAN1Config, StyleGAN1Generator
 
 MODEL_FORMAT = "waifugan-generator"
 DEFAULT_ARCHITECTURE = "stylegan2"
@@ -28,6 +29,7 @@ DEFAULT_ARCHITECTURE = "stylegan2"
 # entry; its class needs `cfg.to_dict()`, a `mapping.w_avg` buffer and an `architecture` name.
 ARCHITECTURES: dict[str, tuple[type[torch.nn.Module], type]] = {
     DEFAULT_ARCHITECTURE: (Generator, GeneratorConfig),
+    "stylegan1": (StyleGAN1Generator, StyleGAN1Config),  # imported TF StyleGAN1 models
 }
 
 

@@ -300,3 +300,14 @@ class StyleGAN1Generator(nn.Module):
         from waifugan.networks.model_file import save_model  # it imports this module
 
         return save_model(self, path, extra)
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike[str]) -> StyleGAN1Generator:
+        """The StyleGAN1 generator a .safetensors model file holds (eval mode, CPU)."""
+        from waifugan.errors import WaifuganError
+        from waifugan.networks.model_file import load_model  # it imports this module
+
+        G = load_model(path)
+        if not isinstance(G, cls):
+            raise WaifuganError(f"{path}: holds a {type(G).__name__}, not a {cls.__name__}")
+        return G.eval()
