@@ -7,13 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from waifugan.errors import WaifuganError
-from waifugan.networks.sampling import DEFAULT_PSI, seeds_to_z, to_uint8
+from waifugan.networks.sampling import DEFAULT_PSI
 from waifugan.pixels import make_grid, save_image
-
-# seeds_to_z / to_uint8 live in networks.sampling and make_grid / save_image in pixels; they
-# stay importable from here while work started before the move lands (issue 10).
-__all__ = ["GenerateOptions", "generate_images", "make_grid", "parse_seeds", "save_image"]
-__all__ += ["seeds_to_z", "to_uint8"]
 
 _RANGE = re.compile(r"^(\d+)-(\d+)$")
 

@@ -55,7 +55,7 @@ def check_images(images: np.ndarray) -> None:
         kind = getattr(images, "dtype", type(images).__name__)
         raise WaifuganError(
             f"metrics need uint8 images [N, H, W, 3] (the pixels a PNG holds), got {kind}; "
-            "quantize generated images first (G.sample / waifugan.generate.images.to_uint8)"
+            "quantize generated images first (G.sample / waifugan.networks.sampling.to_uint8)"
         )
     if images.ndim != 4 or images.shape[3] != 3:
         raise WaifuganError(f"metrics need images shaped [N, H, W, 3], got {list(images.shape)}")
