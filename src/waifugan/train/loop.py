@@ -210,6 +210,7 @@ class TrainingLoop:
                 self.save()
         finally:
             bar.close()
+            self._reals.close()  # shuts the DataLoader workers down after the checkpoint
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self.log.close()

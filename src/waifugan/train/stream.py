@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import torch
@@ -27,11 +28,21 @@ def real_batches(
         batch_size=opts.batch // dist.world_size,
         num_workers=opts.workers,
         pin_memory=device.type == "cuda",
-        persistent_workers=opts.workers > 0,
+        worker_init_fn=_leave_stop_signals_to_the_main_process,
         prefetch_factor=2 if opts.workers > 0 else None,
         # A private generator: creating the iterator must not consume the training RNG,
         # or a resumed run would diverge from an uninterrupted one.
         generator=torch.Generator().manual_seed(opts.seed),
     )
+    # The iterator is ours alone (no persistent_workers: the sampler never ends anyway), so
+    # closing this generator shuts the workers down cleanly, after the final checkpoint.
     for batch in loader:
         yield batch.to(device, non_blocking=True).float() / 127.5 - 1
+
+
+def _leave_stop_signals_to_the_main_process(worker_id: int) -> None:
+    # `timeout`, Slurm and systemd signal the whole process group. A worker killed by SIGTERM
+    # makes the main process raise mid-step and lose the work since the last snapshot; instead
+    # the main process finishes its step, checkpoints and closes the stream (see run()).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
