@@ -42,7 +42,9 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--report", default=None, help="text report (default: OUTPUT-report.txt)")
     p.add_argument("--resolution", type=int, default=d.resolution, help="side the tagger sees")
     p.add_argument("--min-count", type=int, default=d.min_count, help="learn tags on ≥N images")
-    p.add_argument("--exclude-tags", action="append", default=[], help="glob of tags not to learn")
+    p.add_argument(
+        "--exclude-tags", action="append", default=None, help="glob of tags not to learn"
+    )
     p.add_argument("--max-tags", type=int, default=d.max_tags, help="most frequent N tags")
     p.add_argument("--max-images", type=int, default=None, help="first N labelled images only")
     p.add_argument("--holdout", type=float, default=d.holdout, help="held-out share")
@@ -50,6 +52,11 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, default=d.batch, help="images per step")
     p.add_argument("--lr", type=float, default=d.lr, help="AdamW learning rate (cosine decay)")
     p.add_argument("--threshold", type=float, default=d.threshold, help="tag probability")
+    p.add_argument(
+        "--no-balance",
+        action="store_true",
+        help="plain BCE (default: positives of rare tags weigh sqrt(negatives/positives))",
+    )
     p.add_argument("--seed", type=int, default=d.seed, help="split, init and shuffle seed")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     add_device_option(p)
@@ -86,9 +93,10 @@ def run_train(args: argparse.Namespace) -> int:
     opts = TaggerTrainOptions(
         data=args.data, output=args.output, metadata=tuple(args.metadata), report=args.report,
         resolution=args.resolution, min_count=args.min_count,
-        exclude_tags=tuple(args.exclude_tags), max_tags=args.max_tags,
+        exclude_tags=tuple(args.exclude_tags or ()), max_tags=args.max_tags,
         max_images=args.max_images, holdout=args.holdout, epochs=args.epochs,
-        batch=args.batch, lr=args.lr, threshold=args.threshold, seed=args.seed,
+        batch=args.batch, lr=args.lr, threshold=args.threshold, balance=not args.no_balance,
+        seed=args.seed,
         device=args.device, threads=args.threads,
     )  # fmt: skip
     path, _ = train_tagger(opts)
