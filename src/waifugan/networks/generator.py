@@ -8,19 +8,14 @@ StyleGAN2 implementations can be mapped onto ours.
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from waifugan.networks.base import GeneratorBase
 from waifugan.networks.layers import EqualizedLinear, bias_act, fir_filter, upsample2d
-from waifugan.networks.sampling import DEFAULT_PSI, sample_images
 from waifugan.pixels import is_valid_resolution
 
 
@@ -249,10 +244,12 @@ class SynthesisNetwork(nn.Module):
         return img
 
 
-class Generator(nn.Module):
+class Generator(GeneratorBase):
     """StyleGAN2 generator: `G(z, psi)` → images, `G.sample(seeds)` → uint8 pixels."""
 
     architecture = "stylegan2"  # the name model files record (networks/model_file.py)
+    mapping: MappingNetwork
+    synthesis: SynthesisNetwork
 
     def __init__(self, cfg: GeneratorConfig) -> None:
         super().__init__()
@@ -263,54 +260,6 @@ class Generator(nn.Module):
         self.synthesis = SynthesisNetwork(cfg)
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(cfg, self.num_ws)
-
-    def forward(
-        self,
-        z: torch.Tensor,  # [N, z_dim]
-        psi: float = 1.0,
-        truncation_cutoff: int | None = None,
-        noise_mode: str = "const",
-    ) -> torch.Tensor:  # [N, 3, H, W] float32, about [-1, 1]
-        ws = self.mapping(z, psi=psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode)
-
-    @property
-    def device(self) -> torch.device:
-        """Device of the weights."""
-        return self.mapping.w_avg.device
-
-    mapping: MappingNetwork
-    synthesis: SynthesisNetwork
-
-    def sample(
-        self,
-        seeds: Sequence[int],
-        psi: float = DEFAULT_PSI,
-        truncation_cutoff: int | None = None,
-        noise_mode: str = "const",
-        batch_size: int = 16,
-    ) -> np.ndarray:  # [N, H, W, 3] uint8
-        """Faces for seeds with the truncation trick, as the pixels a saved PNG holds."""
-        return sample_images(self, seeds, psi, truncation_cutoff, noise_mode, batch_size)
-
-    def save_pretrained(
-        self, path: str | os.PathLike[str], extra: Mapping[str, Any] | None = None
-    ) -> Path:
-        """Write this generator as one .safetensors model file (weights + config)."""
-        from waifugan.networks.model_file import save_model  # it imports this module
-
-        return save_model(self, path, extra)
-
-    @classmethod
-    def from_pretrained(cls, path: str | os.PathLike[str]) -> Generator:
-        """The generator a .safetensors model file holds (eval mode, CPU)."""
-        from waifugan.errors import WaifuganError
-        from waifugan.networks.model_file import load_model  # it imports this module
-
-        G = load_model(path)
-        if not isinstance(G, cls):
-            raise WaifuganError(f"{path}: holds a {type(G).__name__}, not a {cls.__name__}")
-        return G.eval()
 
 
 def mix_ws(ws_a: torch.Tensor, ws_b: torch.Tensor, cutoff: int) -> torch.Tensor:

@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
 
 from waifugan.errors import WaifuganError
 from waifugan.networks.generator import Generator, GeneratorConfig
 from waifugan.networks.stylegan1 import StyleGAN1Config, StyleGAN1Generator
+from waifugan.networks.tensor_file import read_tensor_file, write_tensor_file
 
 MODEL_FORMAT = "waifugan-generator"
 DEFAULT_ARCHITECTURE = "stylegan2"
@@ -40,11 +39,8 @@ def save_model(
 
     G is a generator of ARCHITECTURES: it has `cfg.to_dict()`, `mapping.w_avg`, `state_dict()`.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     architecture = getattr(G, "architecture", DEFAULT_ARCHITECTURE)
     config = {"architecture": architecture, **G.cfg.to_dict()}
-    tensors = {k: v.detach().cpu().contiguous() for k, v in G.state_dict().items()}
     metadata = {
         "format": MODEL_FORMAT,
         "version": "1",
@@ -52,21 +48,13 @@ def save_model(
         "w_avg": json.dumps(G.mapping.w_avg.cpu().tolist()),
         "extra": json.dumps(dict(extra or {})),
     }
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
-    return path
+    return write_tensor_file(path, G.state_dict(), metadata)
 
 
 def load_model(path: str | os.PathLike[str]) -> torch.nn.Module:
     """The generator a model file describes (CPU, train mode as built; weights checked)."""
     path = Path(path)
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as error:
-        raise WaifuganError(f"{path}: not a readable .safetensors file ({error})") from error
+    state, metadata = read_tensor_file(path)
     if metadata.get("format") != MODEL_FORMAT or "config" not in metadata:
         raise WaifuganError(f"{path}: no waifugan generator config in its metadata")
     try:

@@ -17,20 +17,15 @@ like the StyleGAN2 generator's: `synthesis.b64.conv0.weight`, `synthesis.b4.conv
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from waifugan.networks.base import GeneratorBase
 from waifugan.networks.generator import GeneratorConfig, MappingNetwork
 from waifugan.networks.layers import EqualizedLinear
-from waifugan.networks.sampling import DEFAULT_PSI, sample_images
 
 # Equalized-LR gain of every conv followed by leaky ReLU (He et al. 2015); StyleGAN1 folds it
 # into the weight scale instead of multiplying after the activation as StyleGAN2 does.
@@ -248,7 +243,7 @@ class TruncatedMapping(MappingNetwork):
         return super().forward(z, psi, cutoff, update_w_avg)
 
 
-class StyleGAN1Generator(nn.Module):
+class StyleGAN1Generator(GeneratorBase):
     """StyleGAN1 generator with the StyleGAN2 generator's interface: `G(z, psi)`, `G.mapping`,
     `G.synthesis`, `G.sample(seeds)`, `num_ws`, `z_dim`, `w_dim`, `img_resolution`."""
 
@@ -266,48 +261,3 @@ class StyleGAN1Generator(nn.Module):
 
     mapping: TruncatedMapping
     synthesis: StyleGAN1Synthesis
-
-    def forward(
-        self,
-        z: torch.Tensor,  # [N, z_dim]
-        psi: float = 1.0,
-        truncation_cutoff: int | None = None,
-        noise_mode: str = "const",
-    ) -> torch.Tensor:  # [N, 3, H, W] float32, about [-1, 1]
-        ws = self.mapping(z, psi=psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode)
-
-    @property
-    def device(self) -> torch.device:
-        """Device of the weights."""
-        return self.mapping.w_avg.device
-
-    def sample(
-        self,
-        seeds: Sequence[int],
-        psi: float = DEFAULT_PSI,
-        truncation_cutoff: int | None = None,
-        noise_mode: str = "const",
-        batch_size: int = 16,
-    ) -> np.ndarray:  # [N, H, W, 3] uint8
-        """Faces for seeds with the truncation trick, as the pixels a saved PNG holds."""
-        return sample_images(self, seeds, psi, truncation_cutoff, noise_mode, batch_size)
-
-    def save_pretrained(
-        self, path: str | os.PathLike[str], extra: Mapping[str, Any] | None = None
-    ) -> Path:
-        """Write this generator as one .safetensors model file (weights + config)."""
-        from waifugan.networks.model_file import save_model  # it imports this module
-
-        return save_model(self, path, extra)
-
-    @classmethod
-    def from_pretrained(cls, path: str | os.PathLike[str]) -> StyleGAN1Generator:
-        """The StyleGAN1 generator a .safetensors model file holds (eval mode, CPU)."""
-        from waifugan.errors import WaifuganError
-        from waifugan.networks.model_file import load_model  # it imports this module
-
-        G = load_model(path)
-        if not isinstance(G, cls):
-            raise WaifuganError(f"{path}: holds a {type(G).__name__}, not a {cls.__name__}")
-        return G.eval()

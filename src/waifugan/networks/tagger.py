@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from waifugan.errors import WaifuganError
+from waifugan.networks.tensor_file import read_tensor_file, write_tensor_file
 from waifugan.pixels import is_valid_resolution
 
 TAGGER_FORMAT = "waifugan-tagger"
@@ -151,38 +152,22 @@ def save_tagger(
 ) -> Path:
     """Write the tagger's weights to .safetensors with its config (tags included) and `extra`
     (JSON, e.g. the evaluation report) in the metadata; atomic (temp file + rename)."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in tagger.state_dict().items()}
     metadata = {
         "format": TAGGER_FORMAT,
         "version": TAGGER_VERSION,
         "config": json.dumps(tagger.cfg.to_dict()),
         "extra": json.dumps(extra or {}),
     }
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
-    return path
+    return write_tensor_file(path, tagger.state_dict(), metadata)
 
 
 def load_tagger(path: str | os.PathLike[str], device: Any = "cpu") -> TaggerFile:
     """A tagger (eval mode, on device) from a file written by save_tagger; bad files are
     refused with a WaifuganError naming the file and the problem."""
-    from safetensors import SafetensorError, safe_open
-    from safetensors.torch import load_file
-
     path = Path(path)
     if not path.is_file():
         raise WaifuganError(f"{path}: no such tagger file")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as error:
-        raise WaifuganError(f"{path}: not a readable .safetensors file ({error})") from error
+    state, metadata = read_tensor_file(path)
     if metadata.get("format") != TAGGER_FORMAT or "config" not in metadata:
         raise WaifuganError(f"{path}: not a waifugan tagger (no tagger config in its metadata)")
     try:
