@@ -3,10 +3,12 @@ with its tags, bounded input; and `waifugan serve` picking up the tagger beside 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -140,3 +142,38 @@ def test_serve_command_refuses_a_bad_tagger(tiny_G: Generator, tmp_path: Path) -
     )  # fmt: skip
     assert result.returncode == 2
     assert "bad.safetensors" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cards_beyond_the_bound_get_503_then_recover(tiny_G: Generator) -> None:
+    cfg = ServeConfig(queue_size=2, cache_size=0)
+    with running_server(tiny_G, cfg, cards=_writer()) as (url, app):
+        renderer = app.state.renderer
+        release = threading.Event()
+        real_render = renderer.render
+
+        def slow_render(keys):  # type: ignore[no-untyped-def]
+            release.wait(timeout=20)  # hold the face worker so cards wait for their faces
+            return real_render(keys)
+
+        renderer.render = slow_render
+        timer = threading.Timer(2.0, release.set)
+        timer.start()
+        try:
+            answers = asyncio.run(_burst(url, range(200, 208)))
+        finally:
+            release.set()
+            timer.cancel()
+        codes = [a.status_code if isinstance(a, httpx.Response) else repr(a) for a in answers]
+        assert codes.count(503) >= 5 and codes.count(200) >= 1 and set(codes) <= {200, 503}
+        busy = next(a for a in answers if isinstance(a, httpx.Response) and a.status_code == 503)
+        assert busy.json()["error"].startswith("busy") and busy.headers["retry-after"] == "1"
+        renderer.render = real_render
+        assert httpx.get(url + "/api/card?seed=5", timeout=20).status_code == 200
+
+
+async def _burst(url: str, seeds: range) -> list[httpx.Response | BaseException]:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        return await asyncio.gather(
+            *(client.get("/api/card", params={"seed": s}) for s in seeds),
+            return_exceptions=True,
+        )
