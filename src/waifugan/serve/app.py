@@ -144,6 +144,13 @@ def create_app(
     return app
 
 
+def _required_seed(text: str | None, route: str) -> int:
+    seed = parse_seed(text)
+    if seed is None:
+        raise BadRequestError(f"seed is required, e.g. {route}?seed=42")
+    return seed
+
+
 def _busy(error: OverloadedError) -> JSONResponse:
     return _error(503, f"busy: {error}; retry shortly", {"Retry-After": "1"})
 
@@ -179,9 +186,7 @@ def _add_face_routes(app: FastAPI, renderer: FaceRenderer, cfg: ServeConfig, res
     @app.get("/api/face")
     async def face(request: Request) -> Response:
         query = request.query_params
-        seed = parse_seed(query.get("seed"))
-        if seed is None:
-            raise BadRequestError("seed is required, e.g. /api/face?seed=42")
+        seed = _required_seed(query.get("seed"), "/api/face")
         key = FaceKey(
             seed, parse_psi(query.get("psi"), cfg.psi), parse_size(query.get("size"), res)
         )
@@ -217,9 +222,7 @@ def _add_card_and_health_routes(
     @app.get("/api/card")
     async def card(request: Request) -> JSONResponse:
         query = request.query_params
-        seed = parse_seed(query.get("seed"))
-        if seed is None:
-            raise BadRequestError("seed is required, e.g. /api/card?seed=42")
+        seed = _required_seed(query.get("seed"), "/api/card")
         psi = parse_psi(query.get("psi"), cfg.psi)
         try:
             found = await card_service.card(seed, psi)
