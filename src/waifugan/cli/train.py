@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from waifugan.cli import formatter
+from waifugan.train.augment import AUGPIPES
 from waifugan.train.options import PRESETS, TrainOptions
 
 # flag → (option name, type, help). Defaults come from the preset, shown in --help.
@@ -29,6 +30,10 @@ _FLAGS: list[tuple[str, str, type, str]] = [
     ("--seed", "seed", int, "random seed"),
     ("--workers", "workers", int, "data loader worker processes"),
     ("--metrics-every", "metrics_every", int, "evaluate --metrics every N snapshots"),
+    ("--p", "p", float, "augmentation probability: with --aug fixed, or where ADA starts"),
+    ("--target", "target", float, "ADA target for E[sign(D(real))]"),
+    ("--ada-kimg", "ada_kimg", float, "ADA speed: p can go 0 → 1 in this many kimg"),
+    ("--freezed", "freezed", int, "Freeze-D: keep the first N D blocks (from the input) fixed"),
 ]
 
 
@@ -74,6 +79,20 @@ def register(subparsers: Any) -> None:
         help="metrics at snapshots, e.g. fid2k,kid2k, or none (default: none on CPU presets, "
         "fid50k on GPU presets)",
     )
+    p.add_argument(
+        "--aug",
+        choices=["ada", "fixed", "none"],
+        default=None,
+        help="augment everything D sees: ada adapts p to D's overfitting, fixed uses --p "
+        "(default: ada)",
+    )
+    p.add_argument(
+        "--augpipe",
+        choices=list(AUGPIPES),
+        default=None,
+        help="augmentations: b = flips, 90° rotations, integer translation; g = scaling, "
+        "rotation, fractional translation; c = colour (default: bgc)",
+    )
     p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: auto)")
     p.add_argument(
         "--resume",
@@ -87,7 +106,9 @@ def register(subparsers: Any) -> None:
         default=None,
         metavar="PATH",
         help="transfer learning: start from this checkpoint's or model's weights with "
-        "counters at zero (e.g. on a new dataset)",
+        "counters at zero (e.g. on a new dataset); the network shape comes from it, parameters "
+        "that do not fit start fresh (a table says which), a model file (G only) starts D "
+        "fresh, and EMA ramp-up is off",
     )
     p.add_argument("--dry-run", action="store_true", help="print the resolved options and exit")
     p.set_defaults(func=run)
@@ -102,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
     overrides = {option: getattr(args, option) for _, option, _, _ in _FLAGS}
     overrides.update(
         data=args.data, outdir=args.outdir, preset=args.preset, mirror=args.mirror,
-        metrics=args.metrics, device=args.device, init=args.init,
+        metrics=args.metrics, device=args.device, init=args.init, aug=args.aug,
+        augpipe=args.augpipe,
     )  # fmt: skip
     resume = open_resume(args.resume, args.outdir) if args.resume else None
     opts = options_for_data(overrides, resume.options if resume else None)

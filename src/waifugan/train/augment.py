@@ -333,13 +333,18 @@ class AdaController:
         self.target, self.ada_kimg, self.interval = float(target), float(ada_kimg), int(interval)
         self.p = float(p)
         self.rt = 0.0  # the last r_t, for logs
-        self.sign_sum = 0.0  # Σ sign(D(real)) since the last adjustment
+        self._sign_sum: torch.Tensor | float = 0.0  # Σ sign(D(real)) since the last adjustment
         self.sign_count = 0.0
 
+    @property
+    def sign_sum(self) -> float:
+        """Σ sign(D(real)) since the last adjustment (reading it syncs with the device)."""
+        return float(self._sign_sum)
+
     def observe(self, real_logits: torch.Tensor) -> None:
-        """Accumulate sign(D(real)) of one batch of real logits."""
+        """Accumulate sign(D(real)) of one batch of real logits (on its device: no sync)."""
         signs = real_logits.detach().sign().double()
-        self.sign_sum += float(signs.sum())
+        self._sign_sum = self._sign_sum + signs.sum()
         self.sign_count += signs.numel()
 
     def update(self, batch_idx: int, batch: int, totals: tuple[float, float] | None = None) -> bool:
@@ -355,7 +360,7 @@ class AdaController:
             direction = (self.rt > self.target) - (self.rt < self.target)  # sign(r_t - target)
             step = batch * self.interval / (self.ada_kimg * 1000)
             self.p = max(self.p + direction * step, 0.0)
-        self.sign_sum, self.sign_count = 0.0, 0.0
+        self._sign_sum, self.sign_count = 0.0, 0.0
         return True
 
     def state_dict(self) -> dict[str, Any]:
@@ -371,5 +376,5 @@ class AdaController:
         """Restore exactly what state_dict returned."""
         self.p = float(state["p"])
         self.rt = float(state.get("rt", 0.0))
-        self.sign_sum = float(state.get("sign_sum", 0.0))
+        self._sign_sum = float(state.get("sign_sum", 0.0))
         self.sign_count = float(state.get("sign_count", 0.0))

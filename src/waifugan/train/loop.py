@@ -22,7 +22,8 @@ from tqdm import tqdm
 from waifugan.data.dataset import ImageDataset
 from waifugan.errors import WaifuganError
 from waifugan.networks.generator import mix_ws
-from waifugan.train import distributed, losses, setup, snapshot
+from waifugan.train import distributed, losses, setup, snapshot, transfer
+from waifugan.train.augment import AdaController, AugmentPipe
 from waifugan.train.checkpoint import save_checkpoint
 from waifugan.train.options import TrainOptions
 from waifugan.train.rundir import append_metrics, checkpoint_name
@@ -69,11 +70,20 @@ class TrainingLoop:
         self.batch_idx = 0
         self.tick_start_nimg = 0
         self.pl_mean = torch.zeros([], device=device)  # path-length target a
-        self.augment_p = 0.0  # ADA probability (state kept for the adaptive augmentation)
+        # Everything D sees goes through the augmentation pipe; ADA adjusts its p.
+        self.augment_pipe = AugmentPipe(opts.augpipe, opts.p) if opts.aug != "none" else None
+        self.ada = (
+            AdaController(opts.target, opts.ada_kimg, p=opts.p) if opts.aug == "ada" else None
+        )
+        self.frozen_d = transfer.frozen_d_blocks(self.D, opts.freezed)  # Freeze-D
+        self.started_from: dict[str, Any] | None = None  # the --init source, for options.json
         self._stop_requested = False
         self._tick_stats = TickStats()
         if opts.init and resume_state is None:
-            self.log.line(setup.load_init_weights(self.nets, opts.init, device))
+            modules = dict(self.nets.modules())
+            report, source = transfer.init_weights(modules, opts.init, opts.resolution, device)
+            self.log.line(transfer.transfer_table(report, source))
+            self.started_from = transfer.started_from(report, source)
         if resume_state is not None:
             self.load_state(resume_state)
         else:
@@ -87,7 +97,18 @@ class TrainingLoop:
         """Images each process handles per step."""
         return self.opts.batch // self.dist.world_size
 
+    @property
+    def augment_p(self) -> float:
+        """The current augmentation probability (0 with --aug none)."""
+        return self.augment_pipe.p if self.augment_pipe is not None else 0.0
+
     # -- the step -----------------------------------------------------------------------------
+
+    def run_D(self, img: torch.Tensor) -> torch.Tensor:
+        """D's logits for augmented images: every image D sees goes through the pipe."""
+        if self.augment_pipe is not None:
+            img = self.augment_pipe(img)
+        return self.D(img)
 
     def _generate(self, n: int, update_w_avg: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Fake images for a training phase, with style mixing; returns (img, ws)."""
@@ -115,7 +136,7 @@ class TrainingLoop:
         self.G.requires_grad_(True)
         self.D.requires_grad_(False)
         img, _ = self._generate(self.batch_per_rank, update_w_avg=True)
-        loss = losses.g_nonsaturating_loss(self.D(img))
+        loss = losses.g_nonsaturating_loss(self.run_D(img))
         self._optimize(loss, self.G, self.nets.G_opt)
         self._tick_stats.add("loss/G", loss)
 
@@ -135,17 +156,21 @@ class TrainingLoop:
     def d_main(self, real: torch.Tensor) -> None:
         """Dmain: logistic loss on fakes (G frozen) and reals."""
         self.G.requires_grad_(False)
-        self.D.requires_grad_(True)
+        transfer.set_d_trainable(self.D, self.frozen_d, True)  # frozen blocks: no gradients
         with torch.no_grad():
             fake, _ = self._generate(self.batch_per_rank)
-        loss = losses.d_logistic_loss(self.D(real), self.D(fake))
+        real_logits = self.run_D(real)
+        if self.ada is not None:
+            self.ada.observe(real_logits)
+        loss = losses.d_logistic_loss(real_logits, self.run_D(fake))
         self._optimize(loss, self.D, self.nets.D_opt)
         self._tick_stats.add("loss/D", loss)
 
     def d_reg(self, real: torch.Tensor) -> None:
-        """Dreg: lazy R1 on reals, weighted by gamma/2 and its interval."""
+        """Dreg: lazy R1 on reals, weighted by gamma/2 and its interval; the gradient is taken
+        with respect to the un-augmented reals, through the augmentation."""
         real = real.detach().requires_grad_(True)
-        penalty = losses.d_r1_penalty(self.D(real), real)
+        penalty = losses.d_r1_penalty(self.run_D(real), real)
         loss = penalty.mean() * (self.opts.gamma / 2) * self.opts.r1_interval
         self._optimize(loss, self.D, self.nets.D_opt)
         self._tick_stats.add("loss/r1_penalty", penalty)
@@ -162,6 +187,16 @@ class TrainingLoop:
         for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
             b_ema.copy_(b)
 
+    def update_ada(self) -> None:
+        """Every ada_interval steps: move p by the sign statistic summed over all ranks."""
+        ada, pipe = self.ada, self.augment_pipe
+        if ada is None or pipe is None or (self.batch_idx + 1) % ada.interval:
+            return  # the all-reduce only when an interval ends
+        stats = torch.tensor([ada.sign_sum, ada.sign_count], device=self.device)
+        totals = distributed.average_scalar(stats, self.dist) * self.dist.world_size
+        if ada.update(self.batch_idx, self.opts.batch, (float(totals[0]), float(totals[1]))):
+            pipe.p = ada.p
+
     def step(self) -> None:
         """One full step over a batch: Gmain, Greg, Dmain, Dreg, EMA."""
         real = next(self._reals)
@@ -171,6 +206,7 @@ class TrainingLoop:
         self.d_main(real)
         if self.opts.gamma > 0 and self.batch_idx % self.opts.r1_interval == 0:
             self.d_reg(real)
+        self.update_ada()
         self.cur_nimg += self.opts.batch
         self.batch_idx += 1
         self.update_ema()
@@ -225,6 +261,8 @@ class TrainingLoop:
         """Log this tick's statistics; snapshot every `snap` ticks and at the end."""
         means = self._tick_stats.means(self.dist)
         extra = {"pl_mean": round(float(self.pl_mean), 6), "augment_p": self.augment_p}
+        if self.ada is not None:
+            extra["augment_rt"] = self.ada.rt  # the ADA overfitting heuristic E[sign(D(real))]
         elapsed = time.perf_counter() - self._tick_start_time
         tick_nimg = self.cur_nimg - self.tick_start_nimg
         record = tick_record(
@@ -293,7 +331,7 @@ class TrainingLoop:
             "batch_idx": self.batch_idx,
             "tick_start_nimg": self.tick_start_nimg,
             "pl_mean": self.pl_mean.detach().cpu(),
-            "augment": {"p": self.augment_p},
+            "augment": self.ada.state_dict() if self.ada else {"p": self.augment_p},
             "rng": rng,
             "options": self.opts.to_dict(),
         }
@@ -307,7 +345,10 @@ class TrainingLoop:
         self.batch_idx = int(state.get("batch_idx", 0))
         self.tick_start_nimg = int(state.get("tick_start_nimg", self.cur_nimg))
         self.pl_mean = state.get("pl_mean", torch.zeros([])).to(self.device)
-        self.augment_p = float(state.get("augment", {}).get("p", 0.0))
+        if self.ada is not None and "augment" in state:
+            self.ada.load_state_dict(state["augment"])
+        if self.augment_pipe is not None and self.ada is not None:
+            self.augment_pipe.p = self.ada.p  # --aug fixed keeps --p
         rng = state.get("rng", {})
         if "torch" in rng:
             torch.set_rng_state(rng["torch"].cpu())

@@ -17,6 +17,7 @@ from typing import Any
 from waifugan.errors import WaifuganError
 from waifugan.networks.discriminator import DiscriminatorConfig
 from waifugan.networks.generator import GeneratorConfig
+from waifugan.train.augment import AUGPIPES
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,13 @@ class TrainOptions:
     metrics: tuple[str, ...] = field(default_factory=tuple)  # e.g. ("fid2k", "kid2k")
     metrics_every: int = 1  # evaluate metrics every N snapshots
     init: str | None = None  # transfer learning: start from these weights, counters at zero
+    # Augmentation of everything D sees (StyleGAN2-ADA, Karras et al. 2020; train/augment.py).
+    aug: str = "ada"  # ada: p adapts to D's overfitting | fixed: p = --p | none
+    p: float = 0.0  # augmentation probability: the fixed value, or where ADA starts
+    target: float = 0.6  # ADA target for r_t = E[sign(D(real))] (the paper's choice)
+    ada_kimg: float = 500  # ADA speed: p can move from 0 to 1 in this many kimg (paper: 500)
+    augpipe: str = "bgc"  # transforms: b(lit), g(eometric), c(olour) and their combinations
+    freezed: int = 0  # Freeze-D: this many D blocks from the input keep their weights
 
     def G_config(self) -> GeneratorConfig:
         """Generator constructor arguments."""
@@ -112,11 +120,13 @@ PRESETS: dict[str, Preset] = {
         kimg=200, tick_kimg=1, snap=5, batch=16, gamma=0.05, glr=0.0025,
         dlr=0.0025, z_dim=128, w_dim=128, map_depth=2, cbase=4096, cmax=128, mbstd_group=4,
         ema_kimg=5.0, ema_rampup=0.05, workers=2,
+        # ~25 kimg per hour on 2 cores: p can cross 0 → 1 within a CPU run (GPU presets: 500)
+        ada_kimg=20,
     )),
     "cpu32": Preset(32, dict(
         kimg=50, tick_kimg=1, snap=5, batch=16, gamma=0.0128, glr=0.0025,
         dlr=0.0025, z_dim=64, w_dim=64, map_depth=2, cbase=2048, cmax=64, mbstd_group=4,
-        ema_kimg=2.0, ema_rampup=0.05, workers=1,
+        ema_kimg=2.0, ema_rampup=0.05, workers=1, ada_kimg=20,
         # As NVlabs' 32 px CIFAR config: no path-length regularization or style mixing at
         # this size; they cost ~20 % of the step and help little.
         pl_weight=0.0, style_mixing=0.0,
@@ -164,6 +174,10 @@ def resolve_options(
     if unknown:
         raise WaifuganError(f"unknown training option(s): {', '.join(unknown)}")
     values: dict[str, Any] = dict(PRESETS[preset].values)
+    if overrides.get("init") and resumed is None:  # fine-tuning: the source's network shape
+        from waifugan.train.transfer import fine_tune_defaults
+
+        values.update(fine_tune_defaults(overrides["init"], values.get("ada_kimg", 500)))
     if resumed is not None:
         values.update({k: v for k, v in resumed.items() if k in OPTION_NAMES})
     values.update({k: v for k, v in overrides.items() if v is not None})
@@ -226,6 +240,19 @@ def validate(opts: TrainOptions) -> None:
         (opts.workers >= 0, f"--workers must be ≥ 0, got {opts.workers}"),
         (0 <= opts.style_mixing <= 1, "style mixing probability must be in [0, 1]"),
         (opts.batch % opts.pl_batch_shrink == 0 or opts.batch < opts.pl_batch_shrink, "batch"),
+        (
+            opts.aug in ("ada", "fixed", "none"),
+            f"--aug must be ada, fixed or none, not {opts.aug!r}",
+        ),
+        (0 <= opts.p <= 1, f"--p must be in [0, 1], got {opts.p}"),
+        (0 < opts.target < 1, f"--target must be in (0, 1), got {opts.target}"),
+        (opts.ada_kimg > 0, f"--ada-kimg must be > 0, got {opts.ada_kimg}"),
+        (opts.augpipe in AUGPIPES, f"--augpipe must be one of {', '.join(AUGPIPES)}"),
+        (
+            0 <= opts.freezed <= max(opts.resolution.bit_length() - 3, 0),
+            f"--freezed {opts.freezed}: D has {opts.resolution.bit_length() - 3} blocks before its "
+            "4x4 epilogue at this resolution",
+        ),
     ]
     for ok, message in checks:
         if not ok:

@@ -76,6 +76,8 @@ def train(
     if dist_info.is_main:
         if resume is None:
             options = {**opts.to_dict(), "num_params": loop.num_params}
+            if loop.started_from is not None:  # --init: the source and what it provided
+                options["started_from"] = loop.started_from
             (run_dir / OPTIONS_JSON).write_text(json.dumps(options, indent=2) + "\n")
         loop.log.line(
             f"run {run_dir} on {device}: {len(dataset)} images at {dataset.resolution}px, "

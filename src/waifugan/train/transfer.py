@@ -1,0 +1,170 @@
+"""Transfer learning: start a run from another run's checkpoint or from a model file.
+
+`--init` loads every parameter whose name and shape match, keeps the fresh initialisation of
+the rest, and prints the table of what matched. A model file (G only, e.g. an imported one)
+leaves D fresh. Freeze-D (Mo et al. 2020, "Freeze the Discriminator: a Simple Baseline for
+Fine-Tuning GANs") keeps the first `freezed` D blocks, counted from the input, fixed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from waifugan.errors import WaifuganError
+from waifugan.networks.discriminator import Discriminator
+from waifugan.networks.model_file import load_model
+from waifugan.train.checkpoint import load_checkpoint
+
+# Defaults a fine-tuning run gets unless a flag says otherwise (NVlabs' train.py does the same
+# for a resumed pickle): G starts trained, so no EMA ramp-up, and ADA reacts within 100 kimg.
+FINE_TUNE_ADA_KIMG = 100.0
+# Options that shape the networks, taken from the --init source so its weights fit.
+_NETWORK_KEYS = {"z_dim": "z_dim", "w_dim": "w_dim", "map_depth": "map_depth",
+                 "channel_base": "cbase", "channel_max": "cmax"}  # fmt: skip
+
+
+@dataclass
+class Source:
+    """What `--init` names, loaded: its kind, resolution, and the state dicts it holds."""
+
+    path: str
+    kind: str  # "checkpoint" or "model"
+    resolution: int
+    states: dict[str, Mapping[str, torch.Tensor]]  # "G", "G_ema" and, for checkpoints, "D"
+    G_config: dict[str, Any]
+    kimg: float | None = None  # training progress of a checkpoint
+
+
+@dataclass
+class Transfer:
+    """Per network: names of matched, shape-mismatched, new (not in the source) and unused
+    (in the source only) parameters; `fresh` when the source holds no such network."""
+
+    matched: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)
+    new: list[str] = field(default_factory=list)
+    unused: list[str] = field(default_factory=list)
+    fresh: bool = False
+
+
+def load_source(path: str, device: torch.device | str = "cpu") -> Source:
+    """Read a checkpoint (.pt) or a model file (.safetensors) for transfer learning."""
+    if str(path).endswith(".safetensors"):
+        G = load_model(path)
+        state = G.state_dict()
+        config = G.cfg.to_dict()  # type: ignore[operator, union-attr]
+        return Source(str(path), "model", int(config["img_resolution"]),
+                      {"G": state, "G_ema": state}, config)  # fmt: skip
+    checkpoint = load_checkpoint(path, device)
+    config = dict(checkpoint["options"]["G"])
+    states = {name: checkpoint[name] for name in ("G", "G_ema", "D")}
+    kimg = checkpoint["cur_nimg"] / 1000
+    return Source(str(path), "checkpoint", int(config["img_resolution"]), states, config, kimg)
+
+
+def fine_tune_defaults(path: str, preset_ada_kimg: float) -> dict[str, Any]:
+    """Options a run started from `path` defaults to: the source's network shape (so every
+    weight fits), no EMA ramp-up, and ADA at least as quick as FINE_TUNE_ADA_KIMG."""
+    source = load_source(path)
+    config = source.G_config
+    values: dict[str, Any] = {
+        opt: config[key] for key, opt in _NETWORK_KEYS.items() if key in config
+    }
+    values.update(ema_rampup=None, ada_kimg=min(preset_ada_kimg, FINE_TUNE_ADA_KIMG))
+    return values
+
+
+def transfer_weights(module: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> Transfer:
+    """Copy every entry of `state` whose name and shape match into `module`."""
+    target = module.state_dict()
+    result = Transfer(unused=[name for name in state if name not in target])
+    for name, tensor in target.items():
+        if name not in state:
+            result.new.append(name)
+        elif tuple(state[name].shape) != tuple(tensor.shape):
+            result.mismatched.append(name)
+        else:
+            result.matched.append(name)
+    with torch.no_grad():
+        for name in result.matched:
+            target[name].copy_(state[name])  # state_dict tensors share the modules' storage
+    return result
+
+
+def init_weights(
+    modules: Mapping[str, torch.nn.Module], path: str, resolution: int, device: torch.device
+) -> tuple[dict[str, Transfer], Source]:
+    """Load G, G_ema and D (what the source has) from `path`; refuses another resolution."""
+    source = load_source(path, device)
+    if source.resolution != resolution:
+        raise WaifuganError(
+            f"--init {path}: the {source.kind} draws {source.resolution} px images but the "
+            f"dataset has {resolution} px; fine-tuning needs the same resolution (prepare the "
+            f"dataset with --resolution {source.resolution})"
+        )
+    report: dict[str, Transfer] = {}
+    for name, module in modules.items():
+        if name in source.states:
+            report[name] = transfer_weights(module, source.states[name])
+        else:
+            report[name] = Transfer(new=list(module.state_dict()), fresh=True)
+    if not report["G"].matched:
+        raise WaifuganError(f"--init {path}: no generator parameter matches this network")
+    return report, source
+
+
+def transfer_table(report: Mapping[str, Transfer], source: Source) -> str:
+    """The matched / shape-mismatched / new table for log.txt, with the names that differ."""
+    progress = f", {source.kimg:g} kimg" if source.kimg is not None else ""
+    lines = [
+        f"transfer learning from {source.path} ({source.kind}{progress}):",
+        f"  {'network':<8}{'matched':>9}{'shape-mismatched':>18}{'new':>6}{'unused':>8}",
+    ]
+    for name, t in report.items():
+        note = "  (fresh: the source has no D)" if t.fresh else ""
+        counts = f"{len(t.matched):>9}{len(t.mismatched):>18}{len(t.new):>6}{len(t.unused):>8}"
+        lines.append(f"  {name:<8}{counts}{note}")
+    for name, t in report.items():
+        for label, names in (("shape-mismatched", t.mismatched), ("new", t.new)):
+            if names and not t.fresh:
+                shown = ", ".join(names[:8]) + (f", ... ({len(names)})" if len(names) > 8 else "")
+                lines.append(f"  {name} {label}: {shown}")
+    return "\n".join(lines)
+
+
+def started_from(report: Mapping[str, Transfer], source: Source) -> dict[str, Any]:
+    """What options.json records about the --init source."""
+    return {
+        "path": str(Path(source.path).resolve()),
+        "kind": source.kind,
+        "kimg": source.kimg,
+        "resolution": source.resolution,
+        "parameters": {
+            name: {"matched": len(t.matched), "shape_mismatched": t.mismatched, "new": t.new,
+                   "unused": t.unused, "fresh": t.fresh}
+            for name, t in report.items()
+        },
+    }  # fmt: skip
+
+
+def frozen_d_blocks(D: Discriminator, freezed: int) -> list[str]:
+    """Names of the first `freezed` D blocks from the input (b{res}, highest res first)."""
+    blocks = [f"b{res}" for res in D.resolutions]
+    if not 0 <= freezed <= len(blocks):
+        raise WaifuganError(
+            f"--freezed {freezed}: D has {len(blocks)} blocks before its 4x4 epilogue "
+            f"({', '.join(blocks)}); choose 0 to {len(blocks)}"
+        )
+    return blocks[:freezed]
+
+
+def set_d_trainable(D: Discriminator, frozen: list[str], trainable: bool) -> None:
+    """requires_grad for D, except the frozen blocks, which never get gradients."""
+    D.requires_grad_(trainable)
+    for name in frozen:
+        getattr(D, name).requires_grad_(False)
