@@ -27,8 +27,14 @@ def test_print_only_reports_the_file_and_writes_nothing(tf1_file, tmp_path, caps
     path, _ = tf1_file
     assert main(["import", str(path), "--print-only"]) == 0
     out = capsys.readouterr().out
-    expected = ["tf-stylegan1 (stylegan1)", "resolution    16 px", "z / w dims    8 / 8",
-                "mapping       2 layers", "4:16, 8:16, 16:8", "ψ 0.7 on 8"]  # fmt: skip
+    expected = [
+        "tf-stylegan1 (stylegan1)",
+        "resolution    16 px",
+        "z / w dims    8 / 8",
+        "mapping       2 layers",
+        "4:16, 8:16, 16:8",
+        "ψ 0.7 on the first 8 ws",
+    ]
     for text in expected:
         assert text in out
     assert not list(tmp_path.iterdir())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +49,9 @@ class ImportedModel:
         cfg = G.cfg
         channels = ", ".join(f"{r}:{cfg.channels(r)}" for r in cfg.block_resolutions)
         count = sum(p.numel() for p in G.parameters())
-        cutoff = "all layers" if self.truncation_cutoff is None else f"{self.truncation_cutoff}"
+        cutoff = (
+            "all ws" if self.truncation_cutoff is None else f"the first {self.truncation_cutoff} ws"
+        )
         nets = ["G_ema"] + [name for name in ("G", "D") if getattr(self, name) is not None]
         lines = [
             f"format        {self.format} ({self.architecture})",
@@ -83,7 +85,7 @@ class TensorSource:
         self.used.add(name)
         value = self.tensors[name]
         if isinstance(value, torch.Tensor):
-            value = value.detach().cpu().numpy()
+            value = value.detach().float().cpu().numpy()
         return np.asarray(value, dtype=np.float32)
 
     def ignore(self, predicate: Callable[[str], bool]) -> list[str]:
@@ -146,12 +148,6 @@ def channel_layout(channels: Mapping[int, int], source: str) -> tuple[int, int]:
 def log2_int(value: int) -> int:
     """log2 of a power of two."""
     return int(round(math.log2(value)))
-
-
-def resolutions_in(names: Iterable[str], pattern: Callable[[str], int | None]) -> list[int]:
-    """Sorted distinct resolutions the names mention (pattern returns one or None)."""
-    found = {r for name in names if (r := pattern(name)) is not None}
-    return sorted(found)
 
 
 def lrmul_fold(weight: np.ndarray, bias: np.ndarray, lrmul: float) -> tuple[np.ndarray, ...]:

@@ -10,7 +10,10 @@ StyleGAN2 generator's own; only the synthesis differs. Per layer:
 
 Up-sampling is nearest ×2 then the conv, or, at 128 px and above, one fused 4x4 stride-2
 transposed conv (what TF's `fused_scale='auto'` picks), and then a [1,2,1]⊗[1,2,1] blur. A
-single 1x1 ToRGB at the end (no skip connections). Parameter names are resolution-indexed
+single 1x1 ToRGB at the end (no skip connections). Note TF's fused op is not its unfused op
+made faster: it equals nearest ×2 followed by the 3x3 kernel rotated by 180° (a true
+convolution), and the weights of those layers were trained that way, so it is reproduced
+as is (tests/networks/test_stylegan1.py shows the identity). Parameter names are resolution-indexed
 like the StyleGAN2 generator's: `synthesis.b64.conv0.weight`, `synthesis.b4.conv0.style.bias`.
 """
 
