@@ -156,3 +156,34 @@ def test_train_init_from_an_imported_checkpoint_starts_from_its_images(stylegan2
     run_dir = run_train(flags)
     G = import_model(stylegan2_files["nvlabs-pytorch"]).G_ema
     np.testing.assert_array_equal(_png(run_dir / "fakes_init.png"), fakes_grid(G))
+
+
+@pytest.mark.slow
+def test_train_init_from_an_imported_model_file_starts_from_its_images(stylegan2_files, tmp_path):
+    """A model file (G only) from rosinality: G/G_ema from the file, D fresh."""
+    from tests.train.conftest import run_train, write_blob_zip
+    from waifugan.train.snapshot import fakes_grid
+
+    model = tmp_path / "imported.safetensors"
+    assert main(["import", str(stylegan2_files["rosinality"]), "-o", str(model)]) == 0
+    data = write_blob_zip(tmp_path / "faces16.zip", count=16)
+    flags = dict(data=str(data), outdir=str(tmp_path / "runs"), preset="cpu32", batch=8,
+                 kimg=0.008, tick_kimg=0.008, snap=1, workers=0, device="cpu", seed=1,
+                 init=str(model))  # fmt: skip
+    run_dir = run_train(flags)
+    expected = fakes_grid(waifugan.load(model))
+    np.testing.assert_array_equal(_png(run_dir / "fakes_init.png"), expected)
+
+
+def test_train_init_refuses_a_stylegan1_model_with_a_clear_message(tf1_file, tmp_path):
+    from tests.train.conftest import run_train, write_blob_zip
+    from waifugan.errors import WaifuganError
+
+    model = tmp_path / "anime.safetensors"
+    import_model(tf1_file[0]).G_ema.save_pretrained(model)
+    data = write_blob_zip(tmp_path / "faces16.zip", count=8)
+    flags = dict(data=str(data), outdir=str(tmp_path / "runs"), preset="cpu32", batch=8,
+                 kimg=0.008, workers=0, device="cpu", init=str(model))  # fmt: skip
+    with pytest.raises(WaifuganError, match="stylegan1 model; waifugan trains StyleGAN2 only"):
+        run_train(flags)
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -17,6 +17,7 @@ import torch
 
 from waifugan.errors import WaifuganError
 from waifugan.networks.discriminator import Discriminator
+from waifugan.networks.generator import Generator
 from waifugan.networks.model_file import load_model
 from waifugan.train.checkpoint import load_checkpoint
 
@@ -56,6 +57,12 @@ def load_source(path: str, device: torch.device | str = "cpu") -> Source:
     """Read a checkpoint (.pt) or a model file (.safetensors) for transfer learning."""
     if str(path).endswith(".safetensors"):
         G = load_model(path)
+        if not isinstance(G, Generator):  # e.g. an imported StyleGAN1 model
+            raise WaifuganError(
+                f"--init {path}: a {G.architecture} model; waifugan trains StyleGAN2 only, so "
+                "this model can generate, mix, interpolate, project, serve and be scored, but "
+                "not be fine-tuned (start from a StyleGAN2 model instead)"
+            )
         state = G.state_dict()
         config = G.cfg.to_dict()  # type: ignore[operator, union-attr]
         return Source(str(path), "model", int(config["img_resolution"]),
