@@ -187,3 +187,19 @@ def test_train_init_refuses_a_stylegan1_model_with_a_clear_message(tf1_file, tmp
     with pytest.raises(WaifuganError, match="stylegan1 model; waifugan trains StyleGAN2 only"):
         run_train(flags)
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+@pytest.mark.slow
+def test_train_resume_continues_an_imported_checkpoint(stylegan2_files, tmp_path):
+    from tests.train.conftest import run_train, write_blob_zip
+
+    run = tmp_path / "run"
+    ckpt = run / "checkpoint-000000.pt"
+    assert main(["import", str(stylegan2_files["nvlabs-pytorch"]), "--checkpoint", "-o",
+                 str(ckpt)]) == 0  # fmt: skip
+    data = write_blob_zip(tmp_path / "faces16.zip", count=16)
+    flags = dict(data=str(data), outdir=str(tmp_path / "runs"), batch=8, kimg=0.008,
+                 tick_kimg=0.008, snap=1, workers=0, device="cpu")  # fmt: skip
+    assert run_train(flags, resume=str(ckpt)) == run
+    state = load_checkpoint(ckpt)  # the snapshot at 0.008 kimg has the same file name
+    assert state["cur_nimg"] == 8 and state["options"]["G"]["channel_base"] == 128
