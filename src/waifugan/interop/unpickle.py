@@ -183,6 +183,7 @@ ALLOWED: dict[tuple[str, str], Any] = {
     ("numpy", "dtype"): np.dtype,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,  # state dropped
     ("torch.storage", "_load_from_bytes"): _load_storage_from_bytes,
     ("torch", "Size"): torch.Size,
     ("torch", "device"): torch.device,
