@@ -54,6 +54,16 @@ def test_p_rises_when_d_overfits_a_dozen_images(tmp_path):
     assert final_checkpoint(run_dir)["augment"]["p"] == p[-1]
 
 
+@pytest.mark.slow
+def test_p_stays_near_zero_when_d_does_not_overfit(tmp_path):
+    # Balanced training (preset learning rates, R1) on 1000 images: r_t stays around or
+    # below the target, so p only ever makes a step or two away from 0.
+    data = write_blob_zip(tmp_path / "many.zip", count=1000)
+    flags = tiny_flags(data, tmp_path / "runs", kimg=0.32, tick_kimg=0.064, snap=100, ada_kimg=2)
+    p = [t["augment_p"] for t in ticks(run_train(flags))]
+    assert max(p) <= 0.032, p  # 0.016 per interval
+
+
 def test_aug_none_leaves_p_at_zero_and_fixed_keeps_p(blob_zip, tmp_path):
     none = run_train(tiny_flags(blob_zip, tmp_path / "none", kimg=0.032, aug="none"))
     assert all(t["augment_p"] == 0.0 and "augment_rt" not in t for t in ticks(none))
