@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Generator
 
 import torch
 
@@ -19,7 +19,7 @@ def real_batches(
     dist: DistInfo,
     start_nimg: int,
     device: torch.device,
-) -> Iterator[torch.Tensor]:  # [batch / world_size, 3, H, W] float32 in [-1, 1]
+) -> Generator[torch.Tensor, None, None]:  # [batch / world_size, 3, H, W] float32 in [-1, 1]
     """This rank's share of every batch, continuing the sampling order at `start_nimg`."""
     sampler = InfiniteSampler(len(dataset), opts.seed, dist.rank, dist.world_size, start_nimg)
     loader = torch.utils.data.DataLoader(
