@@ -61,3 +61,25 @@ def test_seeded_augmentation_is_deterministic():
     a = diff_augment(x, generator=torch.Generator().manual_seed(5))
     b = diff_augment(x, generator=torch.Generator().manual_seed(5))
     assert torch.equal(a, b)
+
+
+def test_training_options_refuse_an_unknown_policy():
+    from waifugan.errors import WaifuganError
+    from waifugan.train.options import resolve_options
+
+    with pytest.raises(WaifuganError, match="--diffaug: unknown DiffAugment policy 'blur'"):
+        resolve_options("cpu64", {"data": "d.zip", "diffaug": "color,blur"}, 64)
+
+
+def test_a_generator_without_noise_has_no_noise_inputs_and_round_trips(tmp_path):
+    from waifugan.networks.generator import Generator, GeneratorConfig
+    from waifugan.networks.model_file import load_model, save_model
+
+    cfg = GeneratorConfig(img_resolution=16, z_dim=8, w_dim=8, map_depth=1, channel_base=128,
+                          channel_max=8, use_noise=False)  # fmt: skip
+    G = Generator(cfg).eval()
+    assert not [n for n in G.state_dict() if "noise" in n]
+    z = torch.randn(2, 8, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(G(z, noise_mode="random"), G(z, noise_mode="const"))
+    loaded = load_model(save_model(G, tmp_path / "g.safetensors")).eval()
+    assert loaded.cfg.use_noise is False and torch.equal(loaded(z), G(z))

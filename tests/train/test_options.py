@@ -10,7 +10,7 @@ from waifugan.errors import WaifuganError
 from waifugan.networks.discriminator import Discriminator
 from waifugan.networks.generator import Generator
 from waifugan.train.checkpoint import load_checkpoint
-from waifugan.train.options import options_for_data, resolve_options
+from waifugan.train.options import PRESETS, options_for_data, resolve_options
 from waifugan.train.setup import lazy_adam_hyperparameters
 
 
@@ -18,7 +18,7 @@ def test_flags_override_resumed_options_which_override_the_preset():
     resumed = {"batch": 4, "glr": 0.001, "kimg": 3.0}
     opts = resolve_options("cpu64", {"data": "d.zip", "glr": 0.002, "kimg": None}, 64, resumed)
     assert (opts.batch, opts.glr, opts.kimg) == (4, 0.002, 3.0)  # resumed, flag, resumed
-    assert opts.gamma == 0.05 and opts.resolution == 64  # preset; resolution from the data
+    assert opts.gamma == PRESETS["cpu64"].values["gamma"] and opts.resolution == 64  # preset
 
 
 def test_a_misspelled_option_is_refused_by_name():

@@ -34,6 +34,12 @@ _FLAGS: list[tuple[str, str, type, str]] = [
     ("--target", "target", float, "ADA target for E[sign(D(real))]"),
     ("--ada-kimg", "ada_kimg", float, "ADA speed: p can go 0 → 1 in this many kimg"),
     ("--freezed", "freezed", int, "Freeze-D: keep the first N D blocks (from the input) fixed"),
+    (
+        "--diffaug",
+        "diffaug",
+        str,
+        "DiffAugment on everything D sees: color,translation,cutout or none",
+    ),
 ]
 
 
@@ -72,6 +78,12 @@ def register(subparsers: Any) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="add x-flipped copies of the dataset (default: off)",
+    )
+    p.add_argument(
+        "--noise",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"per-pixel noise inputs in G ({_preset_default('noise')})",
     )
     p.add_argument(
         "--metrics",
@@ -124,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     overrides.update(
         data=args.data, outdir=args.outdir, preset=args.preset, mirror=args.mirror,
         metrics=args.metrics, device=args.device, init=args.init, aug=args.aug,
-        augpipe=args.augpipe,
+        augpipe=args.augpipe, noise=args.noise,
     )  # fmt: skip
     resume = open_resume(args.resume, args.outdir) if args.resume else None
     opts = options_for_data(overrides, resume.options if resume else None)

@@ -31,6 +31,9 @@ class GeneratorConfig:
     channel_max: int = 512
     num_fp16_res: int = 0  # the highest N resolutions run in FP16 on CUDA (0 = all FP32)
     conv_clamp: float | None = None  # clamp conv outputs to ±this (needed with FP16)
+    # Per-pixel noise inputs. Off for flat-shaded art at small budgets: a 64 px run used the
+    # 64 px noise to imitate outlines and covered every face in grain (benchmarks/RESULTS.md).
+    use_noise: bool = True
 
     def to_dict(self) -> dict[str, object]:
         """Plain-data form for JSON/safetensors metadata."""
@@ -136,13 +139,16 @@ class SynthesisLayer(nn.Module):
         resolution: int,
         up: bool = False,
         conv_clamp: float | None = None,
+        use_noise: bool = True,
     ) -> None:
         super().__init__()
         self.affine = EqualizedLinear(w_dim, in_channels, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 3, 3))
         self.bias = nn.Parameter(torch.zeros(out_channels))
-        self.noise_strength = nn.Parameter(torch.zeros([]))
-        self.register_buffer("noise_const", torch.randn(resolution, resolution))
+        self.use_noise = use_noise
+        if use_noise:
+            self.noise_strength = nn.Parameter(torch.zeros([]))
+            self.register_buffer("noise_const", torch.randn(resolution, resolution))
         self.up = up
         self.resolution = resolution
         self.conv_clamp = conv_clamp
@@ -150,7 +156,9 @@ class SynthesisLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str) -> torch.Tensor:
         x = modulated_conv2d(x, self.weight * self.weight_gain, self.affine(w), up=self.up)
-        if noise_mode == "random":
+        if not self.use_noise:
+            pass
+        elif noise_mode == "random":
             noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device)
             x = x + (noise * self.noise_strength).to(x.dtype)
         elif noise_mode == "const":
@@ -188,8 +196,12 @@ class SynthesisBlock(nn.Module):
             self.const = nn.Parameter(torch.randn(out_ch, 4, 4))
         else:
             in_ch = cfg.channels(resolution // 2)
-            self.conv0 = SynthesisLayer(in_ch, out_ch, cfg.w_dim, resolution, True, clamp)
-        self.conv1 = SynthesisLayer(out_ch, out_ch, cfg.w_dim, resolution, False, clamp)
+            self.conv0 = SynthesisLayer(
+                in_ch, out_ch, cfg.w_dim, resolution, True, clamp, cfg.use_noise
+            )
+        self.conv1 = SynthesisLayer(
+            out_ch, out_ch, cfg.w_dim, resolution, False, clamp, cfg.use_noise
+        )
         self.torgb = ToRGBLayer(out_ch, cfg.w_dim, clamp)
         self.num_conv = 1 if resolution == 4 else 2
 

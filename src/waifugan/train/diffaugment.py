@@ -19,7 +19,10 @@ CUTOUT_RATIO = 0.5  # the paper's setting: erase a square of half the side
 
 
 def parse_policy(text: str) -> tuple[str, ...]:
-    """'color,translation,cutout' → a validated tuple; raises ValueError naming a bad part."""
+    """'color,translation,cutout' (or '' / 'none') → a validated tuple; raises ValueError
+    naming a bad part."""
+    if text.strip().lower() == "none":
+        return ()
     parts = tuple(p.strip() for p in text.split(",") if p.strip())
     for part in parts:
         if part not in POLICIES:

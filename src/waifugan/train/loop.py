@@ -25,6 +25,7 @@ from waifugan.networks.generator import mix_ws
 from waifugan.train import distributed, losses, setup, snapshot, transfer
 from waifugan.train.augment import AdaController, AugmentPipe
 from waifugan.train.checkpoint import save_checkpoint
+from waifugan.train.diffaugment import diff_augment, parse_policy
 from waifugan.train.options import TrainOptions
 from waifugan.train.rundir import append_metrics, checkpoint_name
 from waifugan.train.stats import RunLog, TickStats, tick_line, tick_record
@@ -72,6 +73,7 @@ class TrainingLoop:
         self.pl_mean = torch.zeros([], device=device)  # path-length target a
         # Everything D sees goes through the augmentation pipe; ADA adjusts its p.
         self.augment_pipe = AugmentPipe(opts.augpipe, opts.p) if opts.aug != "none" else None
+        self.diffaug_policy = parse_policy(opts.diffaug)
         self.ada = (
             AdaController(opts.target, opts.ada_kimg, p=opts.p) if opts.aug == "ada" else None
         )
@@ -108,6 +110,8 @@ class TrainingLoop:
         """D's logits for augmented images: every image D sees goes through the pipe."""
         if self.augment_pipe is not None:
             img = self.augment_pipe(img)
+        if self.diffaug_policy:
+            img = diff_augment(img, self.diffaug_policy)
         return self.D(img)
 
     def _generate(self, n: int, update_w_avg: bool = False) -> tuple[torch.Tensor, torch.Tensor]:

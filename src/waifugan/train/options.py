@@ -18,6 +18,7 @@ from waifugan.errors import WaifuganError
 from waifugan.networks.discriminator import DiscriminatorConfig
 from waifugan.networks.generator import GeneratorConfig
 from waifugan.train.augment import AUGPIPES
+from waifugan.train.diffaugment import parse_policy
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,10 @@ class TrainOptions:
     ada_kimg: float = 500  # ADA speed: p can move from 0 to 1 in this many kimg (paper: 500)
     augpipe: str = "bgc"  # transforms: b(lit), g(eometric), c(olour) and their combinations
     freezed: int = 0  # Freeze-D: this many D blocks from the input keep their weights
+    # DiffAugment (Zhao et al. 2020; train/diffaugment.py) on everything D sees, always on:
+    # comma-separated policies color, translation, cutout; "" = off.
+    diffaug: str = ""
+    noise: bool = True  # per-pixel noise inputs in G (off for flat-shaded art on CPU presets)
 
     def G_config(self) -> GeneratorConfig:
         """Generator constructor arguments."""
@@ -77,6 +82,7 @@ class TrainOptions:
             channel_max=self.cmax,
             num_fp16_res=self.num_fp16_res,
             conv_clamp=self.conv_clamp,
+            use_noise=self.noise,
         )
 
     def D_config(self) -> DiscriminatorConfig:
@@ -116,17 +122,24 @@ class Preset:
 # with FID-50k at every snapshot as NVlabs does; the CPU presets are ours (networks shrunk
 # until a 2-core CPU trains them at a useful rate) and evaluate no metrics by default.
 PRESETS: dict[str, Preset] = {
+    # CPU presets (issue 13): at 64 px the old cbase 4096 / cmax 128 network ran at 15.7 img/s
+    # and collapsed; this one runs ~3x faster. D won from the first kimg (loss/G 4.6-4.9), so
+    # everything D sees gets DiffAugment; G used its 64 px noise to fake outlines and covered
+    # the faces in grain, so noise is off; path length and style mixing cost ~20 % and help
+    # little at this size (as in NVlabs' 32 px config). Figures: benchmarks/RESULTS.md.
     "cpu64": Preset(64, dict(
-        kimg=200, tick_kimg=1, snap=5, batch=16, gamma=0.05, glr=0.0025,
-        dlr=0.0025, z_dim=128, w_dim=128, map_depth=2, cbase=4096, cmax=128, mbstd_group=4,
-        ema_kimg=5.0, ema_rampup=0.05, workers=2,
-        # ~25 kimg per hour on 2 cores: p can cross 0 → 1 within a CPU run (GPU presets: 500)
+        kimg=200, tick_kimg=1, snap=5, batch=16, gamma=0.2, glr=0.0025,
+        dlr=0.0025, z_dim=128, w_dim=128, map_depth=2, cbase=2048, cmax=64, mbstd_group=4,
+        ema_kimg=2.0, ema_rampup=0.05, workers=1, pl_weight=0.0, style_mixing=0.0,
+        noise=False, diffaug="color,translation,cutout",
+        # ~50 kimg per hour on 2 cores: p can cross 0 → 1 within a CPU run (GPU presets: 500)
         ada_kimg=20,
     )),
     "cpu32": Preset(32, dict(
         kimg=50, tick_kimg=1, snap=5, batch=16, gamma=0.0128, glr=0.0025,
         dlr=0.0025, z_dim=64, w_dim=64, map_depth=2, cbase=2048, cmax=64, mbstd_group=4,
         ema_kimg=2.0, ema_rampup=0.05, workers=1, ada_kimg=20,
+        noise=False, diffaug="color,translation,cutout",
         # As NVlabs' 32 px CIFAR config: no path-length regularization or style mixing at
         # this size; they cost ~20 % of the step and help little.
         pl_weight=0.0, style_mixing=0.0,
@@ -154,7 +167,7 @@ DEFAULT_PRESET = "cpu64"
 
 OPTION_NAMES = {f.name for f in dataclasses.fields(TrainOptions)}
 # Options that define the networks: changing one makes an existing checkpoint unloadable.
-NETWORK_OPTIONS = ("resolution", "z_dim", "w_dim", "map_depth", "cbase", "cmax")
+NETWORK_OPTIONS = ("resolution", "z_dim", "w_dim", "map_depth", "cbase", "cmax", "noise")
 
 
 def resolve_options(
@@ -257,3 +270,7 @@ def validate(opts: TrainOptions) -> None:
     for ok, message in checks:
         if not ok:
             raise WaifuganError(message)
+    try:
+        parse_policy(opts.diffaug)
+    except ValueError as error:
+        raise WaifuganError(f"--diffaug: {error}") from None
