@@ -7,6 +7,7 @@ newest checkpoint of a run belong to rundir.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -19,26 +20,67 @@ from waifugan.errors import WaifuganError
 FORMAT = "waifugan-checkpoint"
 VERSION = 1
 REQUIRED_KEYS = ("G", "G_ema", "D", "G_opt", "D_opt", "cur_nimg", "options")
+# While being written a checkpoint is `.checkpoint-NNNNNN.pt.<random>.tmp`: a name that never
+# matches a checkpoint's, so a kill mid-write leaves nothing a resume could mistake for one.
+TEMP_SUFFIX = ".tmp"
+
+
+class CheckpointWriteError(WaifuganError):
+    """A checkpoint could not be written (disk full, I/O error); nothing was replaced."""
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write a checkpoint to a temporary file, fsync it, then rename it into place."""
+    """Write a checkpoint to a temporary file, fsync it, then rename it into place.
+
+    A failed write (disk full, I/O error) removes the temporary file and raises
+    CheckpointWriteError: the file at `path`, if any, is never touched until the rename.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "version": VERSION, **state}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    except OSError as error:
+        raise _write_error(path, error) from error
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as error:
+        with contextlib.suppress(OSError):  # the disk may refuse this too; the name is .tmp
             os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
+        cause = _os_error(error)
+        if cause is None:
+            raise
+        raise _write_error(path, cause) from error
+    try:
+        _fsync_dir(path.parent)
+    except OSError as error:
+        raise CheckpointWriteError(
+            f"{path}: written, but syncing its folder failed ({error.strerror or error}); the "
+            "disk may be failing"
+        ) from error
     return path
+
+
+def _write_error(path: Path, cause: OSError) -> CheckpointWriteError:
+    return CheckpointWriteError(
+        f"{path}: could not write the checkpoint ({cause.strerror or cause}); the partial file "
+        "was removed and earlier checkpoints are untouched"
+    )
+
+
+def _os_error(error: BaseException) -> OSError | None:
+    """The OSError behind a failed write: raised directly, or wrapped by torch.save's C++
+    writer in a RuntimeError whose context is the Python file's OSError."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _fsync_dir(directory: Path) -> None:
