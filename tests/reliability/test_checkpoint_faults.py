@@ -1,7 +1,10 @@
-"""Checkpoint writes that fail (in-process, injected).
+"""Checkpoint writes that fail, and training that goes non-finite (in-process, injected).
 
 A disk that fills up or returns EIO mid-write must leave the previous checkpoint intact and
-loadable and no partial file, and stop the run with a message saying what happened.
+loadable and no partial file, and stop the run with a message saying what happened. A NaN/inf
+in a loss or a weight stops the run with a message naming the tensor (waifugan stops rather
+than rolling back: a rollback replays the same data and random numbers into the same
+divergence) and never writes a poisoned checkpoint, also when a stop signal arrives first.
 """
 
 from __future__ import annotations
@@ -9,12 +12,16 @@ from __future__ import annotations
 import errno
 import io
 import os
+import signal
 
 import pytest
+import torch
 
 import waifugan.train.checkpoint as checkpoint_module
 from tests.train.conftest import run_train, tiny_flags
-from waifugan.train.checkpoint import CheckpointWriteError, load_checkpoint
+from waifugan.errors import WaifuganError
+from waifugan.train import losses
+from waifugan.train.checkpoint import CheckpointWriteError, load_checkpoint, save_checkpoint
 
 
 class _OsWithFaults:
@@ -120,3 +127,63 @@ def test_the_cli_says_a_failed_write_in_one_line(blob_zip, tmp_path, monkeypatch
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert "waifugan train: error:" in err and "No space left on device" in err
+
+
+def test_save_checkpoint_refuses_a_non_finite_tensor_and_names_it(tmp_path):
+    state = {"G": {"w": torch.ones(3)}, "G_opt": {"state": {0: {"exp_avg": torch.ones(2)}}}}
+    state["G_opt"]["state"][0]["exp_avg"][1] = float("inf")
+    with pytest.raises(WaifuganError, match=r"tensor G_opt\.state\.0\.exp_avg holds NaN or inf"):
+        save_checkpoint(state, tmp_path / "checkpoint-000000.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _nan_d_loss_from(step: int, real=losses.d_logistic_loss):
+    calls = []
+
+    def d_logistic_loss(real_logits, fake_logits):
+        calls.append(1)
+        loss = real(real_logits, fake_logits)
+        return loss * float("nan") if len(calls) > step else loss
+
+    return d_logistic_loss
+
+
+def test_a_nan_loss_stops_the_run_naming_it_and_keeps_the_last_good_checkpoint(
+    blob_zip, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(losses, "d_logistic_loss", _nan_d_loss_from(step=5))  # in tick 2
+    with pytest.raises(WaifuganError) as caught:
+        run_train(tiny_flags(blob_zip, tmp_path, kimg=0.128, tick_kimg=0.032, snap=1))
+    message = str(caught.value)
+    assert "diverged at 0.064 kimg" in message and "loss/D" in message
+    assert "D." in message  # the first D weight the NaN gradient reached
+    run_dir = next(tmp_path.iterdir())
+    state = load_checkpoint(run_dir / "checkpoint-000000.pt")
+    assert state["cur_nimg"] == 32  # the tick before: finite, resumable
+    assert checkpoint_module.first_non_finite(state) is None
+
+
+def test_an_inf_weight_stops_the_run_naming_the_tensor(blob_zip, tmp_path):
+    def poison(loop):
+        if loop.batch_idx == 6:
+            loop.G_ema.mapping.fc1.weight.data[0, 0] = float("inf")
+
+    with pytest.raises(WaifuganError, match=r"non-finite G_ema\.mapping\.fc1\.weight"):
+        run_train(tiny_flags(blob_zip, tmp_path, kimg=0.128, tick_kimg=0.032), on_step=poison)
+    state = load_checkpoint(next(tmp_path.iterdir()) / "checkpoint-000000.pt")
+    assert state["cur_nimg"] == 32 and checkpoint_module.first_non_finite(state) is None
+
+
+def test_a_stop_signal_after_a_nan_writes_no_poisoned_checkpoint(blob_zip, tmp_path):
+    # SIGTERM mid-tick saves at once, before the end-of-tick check: the write itself refuses
+    def poison_then_stop(loop):
+        if loop.batch_idx == 5:
+            loop.D.b16.conv0.weight.data[0] = float("nan")
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(WaifuganError, match=r"tensor D\.b16\.conv0\.weight holds NaN or inf"):
+        run_train(
+            tiny_flags(blob_zip, tmp_path, kimg=0.128, tick_kimg=0.032), on_step=poison_then_stop
+        )
+    state = load_checkpoint(next(tmp_path.iterdir()) / "checkpoint-000000.pt")
+    assert state["cur_nimg"] == 32 and checkpoint_module.first_non_finite(state) is None

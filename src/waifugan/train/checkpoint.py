@@ -32,10 +32,14 @@ class CheckpointWriteError(WaifuganError):
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write a checkpoint to a temporary file, fsync it, then rename it into place.
 
-    A failed write (disk full, I/O error) removes the temporary file and raises
+    A state with a NaN/inf tensor is refused (a poisoned checkpoint would poison every resume),
+    and a failed write (disk full, I/O error) removes the temporary file and raises
     CheckpointWriteError: the file at `path`, if any, is never touched until the rename.
     """
     path = Path(path)
+    bad = first_non_finite(state)
+    if bad is not None:
+        raise WaifuganError(f"{path}: not written: tensor {bad} holds NaN or inf")
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "version": VERSION, **state}
     try:
@@ -80,6 +84,26 @@ def _os_error(error: BaseException) -> OSError | None:
         if isinstance(seen, OSError):
             return seen
         seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def first_non_finite(value: Any, name: str = "") -> str | None:
+    """Dotted name of the first floating-point tensor holding NaN or inf in nested state
+    (dicts, lists, tuples), or None when every tensor is finite."""
+    if isinstance(value, torch.Tensor):
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            return name or "<tensor>"
+        return None
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = first_non_finite(item, f"{name}.{key}" if name else str(key))
+        if found is not None:
+            return found
     return None
 
 
