@@ -18,7 +18,14 @@ from waifugan.train import distributed
 from waifugan.train.checkpoint import load_checkpoint
 from waifugan.train.loop import Evaluate, TrainingLoop
 from waifugan.train.options import TrainOptions
-from waifugan.train.rundir import OPTIONS_JSON, find_resume_checkpoint, new_run_dir
+from waifugan.train.rundir import (
+    OPTIONS_JSON,
+    drop_stats_after,
+    find_resume_checkpoint,
+    latest_valid_checkpoint,
+    new_run_dir,
+    remove_stale_temp_files,
+)
 
 
 @dataclass(frozen=True)
@@ -35,9 +42,15 @@ class Resume:
 
 
 def open_resume(resume: str, outdir: str | os.PathLike[str]) -> Resume:
-    """`--resume latest` (newest valid checkpoint under outdir) or `--resume PATH`."""
+    """`--resume latest` (newest valid checkpoint under outdir), `--resume RUN_DIR` (newest
+    valid checkpoint of that run) or `--resume PATH` (that checkpoint)."""
     if resume == "latest":
         path, state = find_resume_checkpoint(outdir)
+    elif Path(resume).is_dir():
+        found = latest_valid_checkpoint(resume)
+        if found is None:
+            raise WaifuganError(f"--resume {resume}: no valid checkpoint in this run directory")
+        path, state = found
     else:
         path, state = Path(resume), load_checkpoint(resume)
     return Resume(path, state)
@@ -74,7 +87,9 @@ def train(
     state = resume.state if resume is not None else None
     loop = TrainingLoop(opts, run_dir, dataset, device, dist_info, state, on_step, evaluate)
     if dist_info.is_main:
-        if resume is None:
+        if resume is not None:
+            _tidy_resumed_run(run_dir, loop)
+        else:
             options = {**opts.to_dict(), "num_params": loop.num_params}
             if loop.started_from is not None:  # --init: the source and what it provided
                 options["started_from"] = loop.started_from
@@ -85,6 +100,15 @@ def train(
         )
     loop.run()
     return run_dir
+
+
+def _tidy_resumed_run(run_dir: Path, loop: TrainingLoop) -> None:
+    """After a kill: remove interrupted checkpoint writes and the stats of lost ticks."""
+    for path in remove_stale_temp_files(run_dir):
+        loop.log.line(f"removed {path.name}, a checkpoint write that was interrupted")
+    dropped = drop_stats_after(run_dir, loop.cur_nimg)
+    if dropped:
+        loop.log.line(f"dropped {dropped} stats.jsonl line(s) past the checkpoint (redone now)")
 
 
 def _create_run(

@@ -7,6 +7,8 @@
         reals.png, fakes_init.png        dataset sample, untrained G_ema
         fakesNNNNNN.png                  fixed-seed G_ema grid at NNNNNN kimg
         checkpoint-NNNNNN.pt             complete training state at NNNNNN kimg
+        .checkpoint-NNNNNN.pt.*.tmp      a checkpoint being written (a kill's leftover is
+                                         removed on resume; never taken for a checkpoint)
 
 Training, `waifugan metrics`, `export` and the progress video all go through this module, so a
 name changes in one place.
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from waifugan.errors import WaifuganError
-from waifugan.train.checkpoint import load_checkpoint
+from waifugan.train.checkpoint import TEMP_SUFFIX, load_checkpoint
 
 OPTIONS_JSON = "options.json"
 LOG_TXT = "log.txt"
@@ -84,6 +86,48 @@ def latest_valid_checkpoint(
         except WaifuganError as error:
             print(f"warning: skipping {error}", file=sys.stderr)
     return None
+
+
+def remove_stale_temp_files(run_dir: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files of checkpoint writes a kill interrupted (each is as big as a
+    checkpoint); returns what was removed. Only for a run no other process is writing."""
+    stale = [p for p in Path(run_dir).glob(".checkpoint-*" + TEMP_SUFFIX) if p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+def read_stats(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """stats.jsonl records; a line a kill cut short (or any unreadable line) is skipped."""
+    path = Path(run_dir) / STATS_JSONL
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("kimg"), int | float):
+            records.append(record)
+    return records
+
+
+def drop_stats_after(run_dir: str | os.PathLike[str], cur_nimg: int) -> int:
+    """On resume: rewrite stats.jsonl without the ticks past the checkpoint (work a kill threw
+    away, about to be redone) and without torn lines, so its kimg never goes backwards.
+    Returns how many lines were dropped."""
+    path = Path(run_dir) / STATS_JSONL
+    if not path.is_file():
+        return 0
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    kept = [r for r in read_stats(run_dir) if round(r["kimg"] * 1000) <= cur_nimg]
+    if len(kept) == len(lines):
+        return 0
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+    os.replace(tmp, path)
+    return len(lines) - len(kept)
 
 
 def list_runs(outdir: str | os.PathLike[str]) -> list[Path]:
