@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from waifugan.errors import WaifuganError
+from waifugan.train import faults
 
 FORMAT = "waifugan-checkpoint"
 VERSION = 1
@@ -51,6 +52,7 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike[str]) -> Path
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
+        faults.checkpoint_write_delay()
         os.replace(tmp, path)
     except BaseException as error:
         with contextlib.suppress(OSError):  # the disk may refuse this too; the name is .tmp

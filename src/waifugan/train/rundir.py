@@ -130,6 +130,12 @@ def drop_stats_after(run_dir: str | os.PathLike[str], cur_nimg: int) -> int:
     return len(lines) - len(kept)
 
 
+def last_tick_kimg(run_dir: str | os.PathLike[str]) -> float | None:
+    """The kimg of a run's last logged tick (how far it got), or None before the first."""
+    records = read_stats(run_dir)
+    return float(records[-1]["kimg"]) if records else None
+
+
 def list_runs(outdir: str | os.PathLike[str]) -> list[Path]:
     """Run directories `<outdir>/NNNNN-*`, newest (highest number) first."""
     outdir = Path(outdir)
