@@ -9,7 +9,6 @@ snapshot writes in snapshot.py and the per-tick records in stats.py.
 
 from __future__ import annotations
 
-import math
 import signal
 import time
 from collections.abc import Callable
@@ -23,12 +22,12 @@ from waifugan.data.dataset import ImageDataset
 from waifugan.errors import WaifuganError
 from waifugan.networks.generator import mix_ws
 from waifugan.train import distributed, losses, setup, snapshot, transfer
-from waifugan.train.augment import AdaController, AugmentPipe
+from waifugan.train.augment import AugmentPipe
 from waifugan.train.checkpoint import save_checkpoint
-from waifugan.train.diffaugment import diff_augment, parse_policy
+from waifugan.train.d_augment import DAugment
 from waifugan.train.options import TrainOptions
 from waifugan.train.rundir import append_metrics, checkpoint_name
-from waifugan.train.stats import RunLog, TickStats, tick_line, tick_record
+from waifugan.train.stats import RunLog, TickStats, non_finite, tick_line, tick_record
 from waifugan.train.stream import real_batches
 
 # What training calls at snapshots with G_ema: metric name → value (see metrics.registry).
@@ -71,12 +70,7 @@ class TrainingLoop:
         self.batch_idx = 0
         self.tick_start_nimg = 0
         self.pl_mean = torch.zeros([], device=device)  # path-length target a
-        # Everything D sees goes through the augmentation pipe; ADA adjusts its p.
-        self.augment_pipe = AugmentPipe(opts.augpipe, opts.p) if opts.aug != "none" else None
-        self.diffaug_policy = parse_policy(opts.diffaug)
-        self.ada = (
-            AdaController(opts.target, opts.ada_kimg, p=opts.p) if opts.aug == "ada" else None
-        )
+        self.augment = DAugment(opts)  # everything D sees; ADA adjusts its p
         self.frozen_d = transfer.frozen_d_blocks(self.D, opts.freezed)  # Freeze-D
         self.started_from: dict[str, Any] | None = None  # the --init source, for options.json
         self._stop_requested = False
@@ -100,19 +94,15 @@ class TrainingLoop:
         return self.opts.batch // self.dist.world_size
 
     @property
-    def augment_p(self) -> float:
-        """The current augmentation probability (0 with --aug none)."""
-        return self.augment_pipe.p if self.augment_pipe is not None else 0.0
+    def augment_pipe(self) -> AugmentPipe | None:
+        """The ADA pipe (None with --aug none); setting its p changes what D sees."""
+        return self.augment.pipe
 
     # -- the step -----------------------------------------------------------------------------
 
     def run_D(self, img: torch.Tensor) -> torch.Tensor:
         """D's logits for augmented images: every image D sees goes through the pipe."""
-        if self.augment_pipe is not None:
-            img = self.augment_pipe(img)
-        if self.diffaug_policy:
-            img = diff_augment(img, self.diffaug_policy)
-        return self.D(img)
+        return self.D(self.augment(img))
 
     def _generate(self, n: int, update_w_avg: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Fake images for a training phase, with style mixing; returns (img, ws)."""
@@ -164,8 +154,7 @@ class TrainingLoop:
         with torch.no_grad():
             fake, _ = self._generate(self.batch_per_rank)
         real_logits = self.run_D(real)
-        if self.ada is not None:
-            self.ada.observe(real_logits)
+        self.augment.observe(real_logits)
         loss = losses.d_logistic_loss(real_logits, self.run_D(fake))
         self._optimize(loss, self.D, self.nets.D_opt)
         self._tick_stats.add("loss/D", loss)
@@ -191,16 +180,6 @@ class TrainingLoop:
         for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
             b_ema.copy_(b)
 
-    def update_ada(self) -> None:
-        """Every ada_interval steps: move p by the sign statistic summed over all ranks."""
-        ada, pipe = self.ada, self.augment_pipe
-        if ada is None or pipe is None or (self.batch_idx + 1) % ada.interval:
-            return  # the all-reduce only when an interval ends
-        stats = torch.tensor([ada.sign_sum, ada.sign_count], device=self.device)
-        totals = distributed.average_scalar(stats, self.dist) * self.dist.world_size
-        if ada.update(self.batch_idx, self.opts.batch, (float(totals[0]), float(totals[1]))):
-            pipe.p = ada.p
-
     def step(self) -> None:
         """One full step over a batch: Gmain, Greg, Dmain, Dreg, EMA."""
         real = next(self._reals)
@@ -210,7 +189,7 @@ class TrainingLoop:
         self.d_main(real)
         if self.opts.gamma > 0 and self.batch_idx % self.opts.r1_interval == 0:
             self.d_reg(real)
-        self.update_ada()
+        self.augment.update(self.batch_idx, self.opts.batch, self.dist, self.device)  # ADA
         self.cur_nimg += self.opts.batch
         self.batch_idx += 1
         self.update_ema()
@@ -264,9 +243,7 @@ class TrainingLoop:
     def end_tick(self) -> None:
         """Log this tick's statistics; snapshot every `snap` ticks and at the end."""
         means = self._tick_stats.means(self.dist)
-        extra = {"pl_mean": round(float(self.pl_mean), 6), "augment_p": self.augment_p}
-        if self.ada is not None:
-            extra["augment_rt"] = self.ada.rt  # the ADA overfitting heuristic E[sign(D(real))]
+        extra = {"pl_mean": round(float(self.pl_mean), 6), **self.augment.tick_stats()}
         elapsed = time.perf_counter() - self._tick_start_time
         tick_nimg = self.cur_nimg - self.tick_start_nimg
         record = tick_record(
@@ -283,12 +260,7 @@ class TrainingLoop:
 
     def check_finite(self, means: dict[str, float]) -> None:
         """Stop with a clear message instead of writing a poisoned checkpoint."""
-        bad = [k for k, v in means.items() if not math.isfinite(v)]
-        for name, module in (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)):
-            for pname, p in module.named_parameters():
-                if not torch.isfinite(p).all():
-                    bad.append(f"{name}.{pname}")
-                    break
+        bad = non_finite(means, (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)))
         if bad:
             raise WaifuganError(
                 f"training diverged at {self.cur_nimg / 1000:.3f} kimg: non-finite "
@@ -325,9 +297,6 @@ class TrainingLoop:
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly: weights, optimizers, counters, RNG."""
-        rng: dict[str, Any] = {"torch": torch.get_rng_state()}
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return {
             **setup.network_state(self.nets),
             "cur_nimg": self.cur_nimg,
@@ -335,8 +304,8 @@ class TrainingLoop:
             "batch_idx": self.batch_idx,
             "tick_start_nimg": self.tick_start_nimg,
             "pl_mean": self.pl_mean.detach().cpu(),
-            "augment": self.ada.state_dict() if self.ada else {"p": self.augment_p},
-            "rng": rng,
+            "augment": self.augment.state_dict(),
+            "rng": setup.rng_state(self.device),
             "options": self.opts.to_dict(),
         }
 
@@ -349,12 +318,5 @@ class TrainingLoop:
         self.batch_idx = int(state.get("batch_idx", 0))
         self.tick_start_nimg = int(state.get("tick_start_nimg", self.cur_nimg))
         self.pl_mean = state.get("pl_mean", torch.zeros([])).to(self.device)
-        if self.ada is not None and "augment" in state:
-            self.ada.load_state_dict(state["augment"])
-        if self.augment_pipe is not None and self.ada is not None:
-            self.augment_pipe.p = self.ada.p  # --aug fixed keeps --p
-        rng = state.get("rng", {})
-        if "torch" in rng:
-            torch.set_rng_state(rng["torch"].cpu())
-        if "cuda" in rng and self.device.type == "cuda":
-            torch.cuda.set_rng_state(rng["cuda"].cpu(), self.device)
+        self.augment.load_state_dict(state.get("augment"))
+        setup.restore_rng_state(state.get("rng", {}), self.device)

@@ -100,6 +100,22 @@ def load_network_state(nets: Networks, state: dict[str, Any], opts: TrainOptions
     apply_hyperparameters(nets, opts)
 
 
+def rng_state(device: torch.device) -> dict[str, Any]:
+    """The random generators' states (CPU, and CUDA on a GPU) for a checkpoint."""
+    rng: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        rng["cuda"] = torch.cuda.get_rng_state(device)
+    return rng
+
+
+def restore_rng_state(rng: dict[str, Any], device: torch.device) -> None:
+    """Continue the random streams a checkpoint saved (so a resume is bit-identical)."""
+    if "torch" in rng:
+        torch.set_rng_state(rng["torch"].cpu())
+    if "cuda" in rng and device.type == "cuda":
+        torch.cuda.set_rng_state(rng["cuda"].cpu(), device)
+
+
 def network_state(nets: Networks) -> dict[str, Any]:
     """The networks' and optimizers' part of a checkpoint."""
     state: dict[str, Any] = {name: module.state_dict() for name, module in nets.modules()}

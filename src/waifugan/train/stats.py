@@ -3,8 +3,10 @@ and the per-tick statistics that go into them."""
 
 from __future__ import annotations
 
+import math
 import resource
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +119,16 @@ def tick_line(record: dict[str, Any], means: dict[str, float]) -> str:
         f"sec/kimg {record['sec_per_kimg']:.1f} img/s {record['img_per_s']:.1f} "
         f"rss {record['peak_rss_mb']:.0f}MB"
     )
+
+
+def non_finite(
+    means: dict[str, float], modules: Iterable[tuple[str, torch.nn.Module]]
+) -> list[str]:
+    """Names of the non-finite tick means and of the first non-finite parameter per module."""
+    bad = [k for k, v in means.items() if not math.isfinite(v)]
+    for name, module in modules:
+        for pname, p in module.named_parameters():
+            if not torch.isfinite(p).all():
+                bad.append(f"{name}.{pname}")
+                break
+    return bad
