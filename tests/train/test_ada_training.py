@@ -45,7 +45,8 @@ def test_p_rises_when_d_overfits_a_dozen_images(tmp_path):
     # image real (r_t → 1 > 0.6), so p climbs by batch·4/(ada_kimg·1000) every 4 steps.
     data = write_blob_zip(tmp_path / "dozen.zip", count=12)
     flags = tiny_flags(data, tmp_path / "runs", kimg=0.32, tick_kimg=0.064, snap=100,
-                       ada_kimg=2, glr=1e-5, dlr=0.01, gamma=0.0, pl_weight=0.0)  # fmt: skip
+                       ada_kimg=2, glr=1e-5, dlr=0.01, gamma=0.0, pl_weight=0.0,
+                       diffaug="none")  # fmt: skip
     run_dir = run_train(flags)
     records = ticks(run_dir)
     p = [t["augment_p"] for t in records]
@@ -59,7 +60,8 @@ def test_p_stays_near_zero_when_d_does_not_overfit(tmp_path):
     # Balanced training (preset learning rates, R1) on 1000 images: r_t stays around or
     # below the target, so p only ever makes a step or two away from 0.
     data = write_blob_zip(tmp_path / "many.zip", count=1000)
-    flags = tiny_flags(data, tmp_path / "runs", kimg=0.32, tick_kimg=0.064, snap=100, ada_kimg=2)
+    flags = tiny_flags(data, tmp_path / "runs", kimg=0.32, tick_kimg=0.064, snap=100, ada_kimg=2,
+                       diffaug="none")  # fmt: skip
     p = [t["augment_p"] for t in ticks(run_train(flags))]
     assert max(p) <= 0.032, p  # 0.016 per interval
 

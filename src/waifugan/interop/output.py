@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
 
 from waifugan.errors import WaifuganError
 from waifugan.interop.common import ImportedModel
 from waifugan.networks.generator import Generator
+from waifugan.networks.model_file import save_discriminator
 from waifugan.train.checkpoint import save_checkpoint
 from waifugan.train.options import DEFAULT_PRESET, PRESETS, TrainOptions
 from waifugan.train.setup import build_networks, network_state
 
-DISCRIMINATOR_FORMAT = "waifugan-discriminator"
 _NVLABS_KIMG = re.compile(r"network-snapshot-(\d+)\.pkl$")
 
 
@@ -45,18 +43,7 @@ def write_model(model: ImportedModel, path: str | os.PathLike[str], what: str = 
 
 def _write_discriminator(model: ImportedModel, path: Path) -> Path:
     assert model.D is not None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.D.state_dict().items()}
-    metadata = {
-        "format": DISCRIMINATOR_FORMAT,
-        "version": "1",
-        "config": json.dumps(model.D.cfg.to_dict()),
-        "extra": json.dumps(_provenance(model)),
-    }
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
-    return path
+    return save_discriminator(model.D, path, extra=_provenance(model))
 
 
 def checkpoint_options(model: ImportedModel) -> TrainOptions:
@@ -83,6 +70,7 @@ def checkpoint_options(model: ImportedModel) -> TrainOptions:
         cmax=G.cfg.channel_max,
         num_fp16_res=G.cfg.num_fp16_res,
         conv_clamp=G.cfg.conv_clamp,
+        noise=G.cfg.use_noise,
         mbstd_group=D.cfg.mbstd_group_size,
     )
     opts = TrainOptions(**values)

@@ -17,11 +17,13 @@ from typing import Any
 import torch
 
 from waifugan.errors import WaifuganError
+from waifugan.networks.discriminator import Discriminator, DiscriminatorConfig
 from waifugan.networks.generator import Generator, GeneratorConfig
 from waifugan.networks.stylegan1 import StyleGAN1Config, StyleGAN1Generator
 from waifugan.networks.tensor_file import read_tensor_file, write_tensor_file
 
 MODEL_FORMAT = "waifugan-generator"
+DISCRIMINATOR_FORMAT = "waifugan-discriminator"
 DEFAULT_ARCHITECTURE = "stylegan2"
 
 # architecture name → (generator class, its config class). A new synthesis network adds one
@@ -62,6 +64,39 @@ def load_model(path: str | os.PathLike[str]) -> torch.nn.Module:
     except json.JSONDecodeError as error:
         raise WaifuganError(f"{path}: generator config is not valid JSON ({error})") from error
     return build_generator(config, state, str(path))
+
+
+def discriminator_path(model_path: str | os.PathLike[str]) -> Path:
+    """Where a model file keeps its discriminator: MODEL.D.safetensors beside MODEL.safetensors
+    (fine-tuning starts D from it instead of from scratch)."""
+    path = Path(model_path)
+    return path.with_name(path.name.removesuffix(".safetensors") + ".D.safetensors")
+
+
+def save_discriminator(
+    D: Discriminator, path: str | os.PathLike[str], extra: Mapping[str, Any] | None = None
+) -> Path:
+    """Write D's weights with its config, like `save_model` does for a generator."""
+    metadata = {
+        "format": DISCRIMINATOR_FORMAT,
+        "version": "1",
+        "config": json.dumps(D.cfg.to_dict()),
+        "extra": json.dumps(dict(extra or {})),
+    }
+    return write_tensor_file(path, D.state_dict(), metadata)
+
+
+def load_discriminator(path: str | os.PathLike[str]) -> Discriminator:
+    """The discriminator a D file describes (CPU; weights checked by name and shape)."""
+    state, metadata = read_tensor_file(path)
+    if metadata.get("format") != DISCRIMINATOR_FORMAT or "config" not in metadata:
+        raise WaifuganError(f"{path}: no waifugan discriminator config in its metadata")
+    try:
+        D = Discriminator(DiscriminatorConfig(**json.loads(metadata["config"])))
+    except (TypeError, ValueError) as error:  # JSONDecodeError is a ValueError
+        raise WaifuganError(f"{path}: invalid discriminator config ({error})") from error
+    load_weights(D, state, str(path))
+    return D
 
 
 def build_generator(

@@ -2,8 +2,9 @@
 
 `--init` loads every parameter whose name and shape match, keeps the fresh initialisation of
 the rest, and prints the table of what matched. A model file (G only, e.g. an imported one)
-leaves D fresh. Freeze-D (Mo et al. 2020, "Freeze the Discriminator: a Simple Baseline for
-Fine-Tuning GANs") keeps the first `freezed` D blocks, counted from the input, fixed.
+leaves D fresh unless MODEL.D.safetensors lies beside it. Freeze-D (Mo et al. 2020, "Freeze
+the Discriminator: a Simple Baseline for Fine-Tuning GANs") keeps the first `freezed` D
+blocks, counted from the input, fixed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 from waifugan.errors import WaifuganError
 from waifugan.networks.discriminator import Discriminator
 from waifugan.networks.generator import Generator
-from waifugan.networks.model_file import load_model
+from waifugan.networks.model_file import discriminator_path, load_discriminator, load_model
 from waifugan.train.checkpoint import load_checkpoint
 
 # Defaults a fine-tuning run gets unless a flag says otherwise (NVlabs' train.py does the same
@@ -26,7 +27,7 @@ from waifugan.train.checkpoint import load_checkpoint
 FINE_TUNE_ADA_KIMG = 100.0
 # Options that shape the networks, taken from the --init source so its weights fit.
 _NETWORK_KEYS = {"z_dim": "z_dim", "w_dim": "w_dim", "map_depth": "map_depth",
-                 "channel_base": "cbase", "channel_max": "cmax"}  # fmt: skip
+                 "channel_base": "cbase", "channel_max": "cmax", "use_noise": "noise"}  # fmt: skip
 
 
 @dataclass
@@ -65,8 +66,11 @@ def load_source(path: str, device: torch.device | str = "cpu") -> Source:
             )
         state = G.state_dict()
         config = G.cfg.to_dict()  # type: ignore[operator, union-attr]
-        return Source(str(path), "model", int(config["img_resolution"]),
-                      {"G": state, "G_ema": state}, config)  # fmt: skip
+        states: dict[str, Mapping[str, torch.Tensor]] = {"G": state, "G_ema": state}
+        d_path = discriminator_path(path)
+        if d_path.is_file():  # a model that keeps its D beside it (the bundled one does)
+            states["D"] = load_discriminator(d_path).state_dict()
+        return Source(str(path), "model", int(config["img_resolution"]), states, config)
     checkpoint = load_checkpoint(path, device)
     config = dict(checkpoint["options"]["G"])
     states = {name: checkpoint[name] for name in ("G", "G_ema", "D")}
