@@ -40,7 +40,11 @@ _FLAGS: list[tuple[str, str, type, str]] = [
         str,
         "DiffAugment on everything D sees: color,translation,cutout or none",
     ),
-]
+    ("--keep", "keep", int, "keep only the newest N checkpoints (0 = all); never the one a "
+     "resume needs"),
+    ("--keep-every", "keep_every_kimg", float, "with --keep: also keep the first checkpoint of "
+     "every M kimg (0 = none)"),
+]  # fmt: skip
 
 
 def _preset_default(option: str) -> str:

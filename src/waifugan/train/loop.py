@@ -26,7 +26,7 @@ from waifugan.train.augment import AugmentPipe
 from waifugan.train.checkpoint import save_checkpoint
 from waifugan.train.d_augment import DAugment
 from waifugan.train.options import TrainOptions
-from waifugan.train.rundir import append_metrics, checkpoint_name
+from waifugan.train.rundir import append_metrics, checkpoint_name, prune_checkpoints
 from waifugan.train.stats import RunLog, TickStats, non_finite, tick_line, tick_record
 from waifugan.train.stream import real_batches
 
@@ -293,6 +293,14 @@ class TrainingLoop:
         path = self.run_dir / checkpoint_name(self.cur_nimg)
         if self.dist.is_main:
             save_checkpoint(self.state_dict(), path)
+            removed = prune_checkpoints(
+                self.run_dir, self.opts.keep, self.opts.keep_every_kimg, protect=path
+            )
+            if removed:
+                self.log.line(
+                    f"--keep {self.opts.keep}: deleted " + ", ".join(p.name for p in removed),
+                    echo=False,
+                )
         return path
 
     def state_dict(self) -> dict[str, Any]:

@@ -70,6 +70,8 @@ class TrainOptions:
     # comma-separated policies color, translation, cutout; "" = off.
     diffaug: str = ""
     noise: bool = True  # per-pixel noise inputs in G (off for flat-shaded art on CPU presets)
+    keep: int = 0  # checkpoints kept: the newest N (0 = all); the one a resume needs stays
+    keep_every_kimg: float = 0  # with keep: also the first checkpoint of every M kimg (0 = none)
 
     def G_config(self) -> GeneratorConfig:
         """Generator constructor arguments."""
@@ -251,6 +253,8 @@ def validate(opts: TrainOptions) -> None:
         (opts.cbase >= 64 and opts.cmax >= 1, "--cbase must be ≥ 64 and --cmax ≥ 1"),
         (opts.resolution >= 8, f"dataset resolution {opts.resolution} is below the minimum 8"),
         (opts.workers >= 0, f"--workers must be ≥ 0, got {opts.workers}"),
+        (opts.keep >= 0, f"--keep must be ≥ 0 (0 keeps every checkpoint), got {opts.keep}"),
+        (opts.keep_every_kimg >= 0, f"--keep-every must be ≥ 0, got {opts.keep_every_kimg}"),
         (0 <= opts.style_mixing <= 1, "style mixing probability must be in [0, 1]"),
         (opts.batch % opts.pl_batch_shrink == 0 or opts.batch < opts.pl_batch_shrink, "batch"),
         (

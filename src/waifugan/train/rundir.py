@@ -97,6 +97,32 @@ def remove_stale_temp_files(run_dir: str | os.PathLike[str]) -> list[Path]:
     return stale
 
 
+def prune_checkpoints(
+    run_dir: str | os.PathLike[str], keep: int, keep_every_kimg: float, protect: Path
+) -> list[Path]:
+    """`--keep N [--keep-every M]`: delete all but the newest `keep` checkpoints (0 keeps
+    all) and, with M > 0, the first checkpoint at or past every multiple of M kimg.
+
+    `protect` (the checkpoint just written: the one a resume needs) is never deleted, even
+    when newer-named checkpoints of an abandoned continuation exist. Returns the deleted.
+    """
+    if keep <= 0:
+        return []
+    newest_first = list_checkpoints(run_dir)
+    kept = set(newest_first[:keep]) | {Path(protect)}
+    if keep_every_kimg > 0:
+        first_in_window: dict[int, Path] = {}
+        for path in reversed(newest_first):  # oldest first: the first of each window wins
+            kimg = checkpoint_kimg(path)
+            assert kimg is not None
+            first_in_window.setdefault(int(kimg // keep_every_kimg), path)
+        kept |= set(first_in_window.values())
+    removed = [path for path in newest_first if path not in kept]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed
+
+
 def read_stats(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """stats.jsonl records; a line a kill cut short (or any unreadable line) is skipped."""
     path = Path(run_dir) / STATS_JSONL
