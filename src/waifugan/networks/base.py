@@ -1,5 +1,6 @@
-"""What every generator architecture shares: `G(z, psi)`, `G.sample(seeds)`, `G.device` and
-saving to / loading from a model file (diffusers' `save_pretrained` / `from_pretrained`).
+"""What every generator architecture shares: `G(z, psi)`, `G.sample(seeds)`, `G.device`,
+saving to / loading from a model file (diffusers' `save_pretrained` / `from_pretrained`), and
+the resolution pyramid of its config.
 
 A subclass builds `cfg`, `z_dim`, `w_dim`, `img_resolution`, `num_ws`, `mapping` (z → ws with
 the truncation trick and a `w_avg` buffer) and `synthesis` (ws → img), and names its
@@ -8,8 +9,10 @@ the truncation trick and a `w_avg` buffer) and `synthesis` (ws → img), and nam
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Self
 
@@ -18,7 +21,36 @@ import torch
 from torch import nn
 
 from waifugan.errors import WaifuganError
-from waifugan.networks.sampling import DEFAULT_PSI, sample_images
+from waifugan.networks.sampling import DEFAULT_PSI, seeds_to_z, to_uint8
+from waifugan.pixels import is_valid_resolution
+
+
+class PyramidConfig:
+    """Methods of a generator config (a frozen dataclass) whose synthesis has one block per
+    resolution 4, 8, ..., img_resolution with min(channel_base / r, channel_max) channels."""
+
+    img_resolution: int
+    channel_base: int
+    channel_max: int
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain-data form for JSON/safetensors metadata."""
+        return asdict(self)  # type: ignore[call-overload]
+
+    def channels(self, res: int) -> int:
+        """Feature maps at a resolution."""
+        return min(self.channel_base // res, self.channel_max)
+
+    @property
+    def block_resolutions(self) -> list[int]:
+        """4, 8, ..., img_resolution."""
+        return [2**i for i in range(2, int(math.log2(self.img_resolution)) + 1)]
+
+    def check_resolution(self) -> None:
+        """Refuse an img_resolution that is not a power of two ≥ 8 (ValueError)."""
+        r = self.img_resolution
+        if not is_valid_resolution(r, minimum=8):
+            raise ValueError(f"img_resolution must be a power of two ≥ 8, got {r}")
 
 
 class GeneratorBase(nn.Module):
@@ -57,7 +89,14 @@ class GeneratorBase(nn.Module):
         batch_size: int = 16,
     ) -> np.ndarray:  # [N, H, W, 3] uint8
         """Faces for seeds with the truncation trick, as the pixels a saved PNG holds."""
-        return sample_images(self, seeds, psi, truncation_cutoff, noise_mode, batch_size)
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(seeds), batch_size):
+                z = seeds_to_z(seeds[i : i + batch_size], self.z_dim).to(self.device)
+                out.append(to_uint8(self(z, psi, truncation_cutoff, noise_mode)))
+        if not out:
+            return np.zeros((0, self.img_resolution, self.img_resolution, 3), np.uint8)
+        return np.concatenate(out)
 
     def save_pretrained(
         self, path: str | os.PathLike[str], extra: Mapping[str, Any] | None = None

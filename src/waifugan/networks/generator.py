@@ -8,19 +8,18 @@ StyleGAN2 implementations can be mapped onto ours.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from waifugan.networks.base import GeneratorBase
+from waifugan.networks.base import GeneratorBase, PyramidConfig
 from waifugan.networks.layers import EqualizedLinear, bias_act, fir_filter, upsample2d
-from waifugan.pixels import is_valid_resolution
 
 
 @dataclass(frozen=True)
-class GeneratorConfig:
+class GeneratorConfig(PyramidConfig):
     """Constructor arguments of the generator; saved as JSON next to its weights."""
 
     img_resolution: int = 64  # output side in pixels, a power of two ≥ 8
@@ -35,23 +34,8 @@ class GeneratorConfig:
     # 64 px noise to imitate outlines and covered every face in grain (benchmarks/RESULTS.md).
     use_noise: bool = True
 
-    def to_dict(self) -> dict[str, object]:
-        """Plain-data form for JSON/safetensors metadata."""
-        return asdict(self)
-
-    def channels(self, res: int) -> int:
-        """Feature maps at a resolution."""
-        return min(self.channel_base // res, self.channel_max)
-
-    @property
-    def block_resolutions(self) -> list[int]:
-        """4, 8, ..., img_resolution."""
-        return [2**i for i in range(2, int(math.log2(self.img_resolution)) + 1)]
-
     def __post_init__(self) -> None:
-        r = self.img_resolution
-        if not is_valid_resolution(r, minimum=8):
-            raise ValueError(f"img_resolution must be a power of two ≥ 8, got {r}")
+        self.check_resolution()
 
 
 def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:

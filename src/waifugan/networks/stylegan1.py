@@ -20,13 +20,13 @@ like the StyleGAN2 generator's: `synthesis.b64.conv0.weight`, `synthesis.b4.conv
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from waifugan.networks.base import GeneratorBase
+from waifugan.networks.base import GeneratorBase, PyramidConfig
 from waifugan.networks.generator import GeneratorConfig, MappingNetwork
 from waifugan.networks.layers import EqualizedLinear
 
@@ -39,7 +39,7 @@ _BLUR = (0.25, 0.5, 0.25)
 
 
 @dataclass(frozen=True)
-class StyleGAN1Config:
+class StyleGAN1Config(PyramidConfig):
     """Constructor arguments of the StyleGAN1 generator; saved as JSON with its weights."""
 
     img_resolution: int = 512  # output side in pixels, a power of two ≥ 8
@@ -57,19 +57,6 @@ class StyleGAN1Config:
     # (TF G_style default: 8, the 4-32 px layers); None = every layer.
     truncation_cutoff: int | None = 8
 
-    def to_dict(self) -> dict[str, object]:
-        """Plain-data form for JSON/safetensors metadata."""
-        return asdict(self)
-
-    def channels(self, res: int) -> int:
-        """Feature maps at a resolution."""
-        return min(self.channel_base // res, self.channel_max)
-
-    @property
-    def block_resolutions(self) -> list[int]:
-        """4, 8, ..., img_resolution."""
-        return [2**i for i in range(2, int(math.log2(self.img_resolution)) + 1)]
-
     def mapping_config(self) -> GeneratorConfig:
         """The shared mapping network reads only z_dim, w_dim and map_depth of this."""
         return GeneratorConfig(
@@ -80,9 +67,8 @@ class StyleGAN1Config:
         )
 
     def __post_init__(self) -> None:
+        self.check_resolution()
         r = self.img_resolution
-        if r < 8 or r & (r - 1):
-            raise ValueError(f"img_resolution must be a power of two ≥ 8, got {r}")
         if self.channels(r) < 1:
             raise ValueError(f"channel_base {self.channel_base} gives no channels at {r} px")
 
