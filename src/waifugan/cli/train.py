@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from waifugan.cli import formatter
+from waifugan.errors import WaifuganError
 from waifugan.train.augment import AUGPIPES
 from waifugan.train.options import PRESETS, TrainOptions
 
@@ -113,9 +114,9 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--resume",
         default=None,
-        metavar="latest|PATH",
-        help="continue a run: 'latest' = newest valid checkpoint under --outdir, "
-        "or a checkpoint file",
+        metavar="latest|RUN_DIR|PATH",
+        help="continue a run: 'latest' = newest valid checkpoint under --outdir, a run "
+        "directory = its newest valid checkpoint, or a checkpoint file",
     )
     p.add_argument(
         "--init",
@@ -126,8 +127,41 @@ def register(subparsers: Any) -> None:
         "that do not fit start fresh (a table says which), a model file (G only) starts D "
         "fresh, and EMA ramp-up is off",
     )
+    p.add_argument(
+        "--restarts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run training as a child process and rerun it with --resume after a crash (non-zero "
+        "exit, or killed by a signal other than SIGINT/SIGTERM), up to N times; a crash at the "
+        "same kimg twice in a row stops",
+    )
+    p.add_argument(
+        "--restart-delay",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="wait before the first restart; doubled after each (at most 600 s)",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the resolved options and exit")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, train_parser=p)
+
+
+def child_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
+    """The given options spelled out again, less --restarts: what a supervised child runs."""
+    out: list[str] = []
+    for action in parser._actions:
+        value = getattr(args, action.dest, None)
+        if not action.option_strings or value is None or action.dest in _NOT_FOR_CHILD:
+            continue
+        if isinstance(action, argparse.BooleanOptionalAction):
+            out.append(action.option_strings[0 if value else 1])  # --mirror / --no-mirror
+        else:
+            out += [action.option_strings[0], str(value)]
+    return out
+
+
+_NOT_FOR_CHILD = {"help", "restarts", "restart_delay", "dry_run"}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -136,6 +170,13 @@ def run(args: argparse.Namespace) -> int:
     from waifugan.train.options import options_for_data
     from waifugan.train.run import open_resume, train
 
+    if args.restarts < 0:
+        raise WaifuganError(f"--restarts must be ≥ 0, got {args.restarts}")
+    if args.restarts > 0 and not args.dry_run:  # the child checks the options
+        from waifugan.train.supervise import supervise
+
+        return supervise(child_args(args, args.train_parser), args.outdir, args.restarts,
+                         args.restart_delay)  # fmt: skip
     overrides = {option: getattr(args, option) for _, option, _, _ in _FLAGS}
     overrides.update(
         data=args.data, outdir=args.outdir, preset=args.preset, mirror=args.mirror,

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from waifugan.data.dataset import ImageDataset
 from waifugan.errors import WaifuganError
 from waifugan.networks.generator import mix_ws
-from waifugan.train import distributed, losses, setup, snapshot, transfer
+from waifugan.train import distributed, faults, losses, setup, snapshot, transfer
 from waifugan.train.augment import AugmentPipe
 from waifugan.train.checkpoint import save_checkpoint
 from waifugan.train.d_augment import DAugment
@@ -74,6 +74,7 @@ class TrainingLoop:
         self.frozen_d = transfer.frozen_d_blocks(self.D, opts.freezed)  # Freeze-D
         self.started_from: dict[str, Any] | None = None  # the --init source, for options.json
         self._stop_requested = False
+        self._stop_time = 0.0  # when the first stop signal came (time.monotonic)
         self._tick_stats = TickStats()
         if opts.init and resume_state is None:
             modules = dict(self.nets.modules())
@@ -214,6 +215,7 @@ class TrainingLoop:
             dynamic_ncols=True, disable=not self.dist.is_main, desc="train", mininterval=1.0,
         )  # fmt: skip
         self._tick_start_time = time.perf_counter()
+        start_nimg = self.cur_nimg
         try:
             while not self.done and not self._stop_requested:
                 self.step()
@@ -224,6 +226,7 @@ class TrainingLoop:
                 tick_done = self.cur_nimg >= self.tick_start_nimg + self.opts.tick_kimg * 1000
                 if tick_done or self.done:
                     self.end_tick()
+                faults.crash_if_passed(start_nimg, self.cur_nimg)  # tests only: WAIFUGAN_FAULT
             if self._stop_requested and not self.done:
                 self.log.line(f"stop requested at {self.cur_nimg / 1000:.3f} kimg")
                 self.save()
@@ -235,9 +238,13 @@ class TrainingLoop:
             self.log.close()
 
     def _request_stop(self, signum: int, frame: object) -> None:
-        if self._stop_requested:  # a second Ctrl-C: stop now, losing only this step
-            raise KeyboardInterrupt
-        self._stop_requested = True
+        # The same stop often arrives twice at once (a scheduler signalling the process and its
+        # group, Ctrl-C forwarded by the --restarts supervisor): one request within a second.
+        if self._stop_requested and time.monotonic() - self._stop_time > 1.0:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now, losing only this step
+        if self._stop_requested:
+            return
+        self._stop_requested, self._stop_time = True, time.monotonic()
         print("\nstopping after this step; writing a checkpoint...", flush=True)
 
     def end_tick(self) -> None:
