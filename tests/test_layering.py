@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "waifugan"
 
 # Bottom first; see docs/architecture.md for the picture.
 LAYERS: list[set[str]] = [
-    {"errors", "devices", "assets", "pixels"},  # shared by all, import nothing of ours
+    {"errors", "devices", "assets", "pixels", "bundled"},  # shared by all, import nothing of ours
     {"networks", "data", "prepare"},  # the model, the dataset reader, dataset making
     {"train"},  # training runs: loop, checkpoints, the run directory
     {"export", "waifugan", "interop"},  # model files in and out; `waifugan.load` (the root)

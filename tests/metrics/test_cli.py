@@ -95,8 +95,10 @@ def test_refusals_exit_2_with_a_message(
     assert message in capsys.readouterr().err
 
 
-def test_neither_model_nor_data2_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    assert main(["metrics", "--data", str(tmp_path)]) == 2
+def test_both_model_and_data2_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    # With neither, MODEL is the bundled model (tests/test_bundled.py).
+    argv = ["metrics", "m.safetensors", "--data", str(tmp_path), "--data2", str(tmp_path)]
+    assert main(argv) == 2
     assert "MODEL or --data2" in capsys.readouterr().err
 
 

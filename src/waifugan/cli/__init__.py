@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 import waifugan
+from waifugan.bundled import BUNDLED_NAME, bundled_model_path
 from waifugan.errors import WaifuganError
 
 # Order here is the order shown in `waifugan --help`.
@@ -71,6 +72,17 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if "default" in text or action.default in (None, False, argparse.SUPPRESS):
             return text
         return super()._get_help_string(action)
+
+
+def add_model_argument(parser: argparse.ArgumentParser) -> None:
+    """The MODEL positional of every command that draws faces; omitted, the bundled model."""
+    parser.add_argument(
+        "model",
+        nargs="?",
+        default=str(bundled_model_path()),
+        help=".safetensors model, checkpoint or run directory (default: the bundled "
+        f"{BUNDLED_NAME} model, see `waifugan generate` with no MODEL)",
+    )
 
 
 def add_device_option(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from waifugan.cli import add_device_option, formatter
+from waifugan.cli import add_device_option, add_model_argument, formatter
 from waifugan.networks.sampling import DEFAULT_PSI
 
 
@@ -19,7 +19,7 @@ def register(subparsers: Any) -> None:
         "NVlabs tools do.",
         formatter_class=formatter,
     )
-    p.add_argument("model", help=".safetensors model, checkpoint or run directory")
+    add_model_argument(p)
     p.add_argument("--seeds", default="0-15", help="seeds, e.g. 0-15,42")
     p.add_argument(
         "--psi", type=float, default=DEFAULT_PSI, help="truncation ψ (1 = none, 0 = average face)"

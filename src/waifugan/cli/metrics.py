@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from waifugan.bundled import bundled_model_path
 from waifugan.cli import add_device_option
 from waifugan.metrics.evaluate import MetricsConfig, format_table, run_metrics
 from waifugan.metrics.registry import METRICS, parse_metric_names
@@ -37,7 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         epilog=EPILOG,
         formatter_class=lambda prog: _Formatter(prog, max_help_position=32, width=100),
     )
-    p.add_argument("model", nargs="?", help="model .safetensors, checkpoint .pt or run directory")
+    p.add_argument(
+        "model",
+        nargs="?",
+        help="model .safetensors, checkpoint .pt or run directory (default: the bundled model, "
+        "unless --data2 is given)",
+    )
     p.add_argument("--data", required=True, help="reference dataset (zip or folder)")
     p.add_argument("--data2", help="a second dataset to compare instead of a model")
     p.add_argument(
@@ -57,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     """Parse options, evaluate, print a table."""
     cfg = MetricsConfig(
         data=args.data,
-        model=args.model,
+        model=args.model or (None if args.data2 else str(bundled_model_path())),
         data2=args.data2,
         metrics=tuple(parse_metric_names(args.metrics, default_num=args.num)),
         psi=args.psi,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from waifugan.cli import formatter
+from waifugan.cli import add_model_argument, formatter
 from waifugan.serve.config import PSI_MAX, PSI_MIN, ServeConfig
 
 
@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "/api/random, /healthz. Binds to localhost unless --host says otherwise.",
         formatter_class=formatter,
     )
-    p.add_argument("model", help="a .safetensors model, a checkpoint, or a run directory")
+    add_model_argument(p)
     p.add_argument("--host", default=defaults.host, help="address to bind (0.0.0.0: all)")
     p.add_argument("--port", type=int, default=defaults.port, help="TCP port")
     p.add_argument(

@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from waifugan.cli import add_device_option, formatter
+from waifugan.cli import add_device_option, add_model_argument, formatter
 from waifugan.networks.sampling import DEFAULT_PSI
-
-MODEL_HELP = ".safetensors model, checkpoint or run directory"
 
 
 def register(subparsers: Any) -> None:
@@ -29,7 +27,7 @@ def _register_interpolate(subparsers: Any) -> None:
         "between them (walk i takes the i-th group).",
         formatter_class=formatter,
     )
-    p.add_argument("model", help=MODEL_HELP)
+    add_model_argument(p)
     p.add_argument("--seeds", required=True, help="keyframe seeds, e.g. 1,5,9 or 0-8")
     p.add_argument("--frames-per-seed", type=int, default=60, help="frames between keyframes")
     p.add_argument("--fps", type=float, default=30.0, help="frames per second")
@@ -80,7 +78,7 @@ def _register_mix(subparsers: Any) -> None:
         "hair), fine = 64 px and up (colours); or ws indices like 0-3.",
         formatter_class=formatter,
     )
-    p.add_argument("model", help=MODEL_HELP)
+    add_model_argument(p)
     p.add_argument("--rows", required=True, help="row seeds (keep their other layers)")
     p.add_argument("--cols", required=True, help="column seeds (give their styles)")
     p.add_argument("--styles", default="coarse", help="coarse | middle | fine | indices (0-3)")
@@ -117,7 +115,7 @@ def _register_project(subparsers: Any) -> None:
         "Inception-v3 feature distance (uses the FID network asset; slower).",
         formatter_class=formatter,
     )
-    p.add_argument("model", help=MODEL_HELP)
+    add_model_argument(p)
     p.add_argument("target", help="image to project (cropped to a centred square, resized)")
     p.add_argument("--steps", type=int, default=500, help="optimization steps")
     p.add_argument("--seed", type=int, default=0, help="random seed of the optimization")
