@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.helpers import TINY_TRAIN, waifugan
+from tests.reliability.helpers import TINY_TRAIN, waifugan, wait_until
 from waifugan.train.checkpoint import load_checkpoint
-from waifugan.train.rundir import list_checkpoints, read_stats
+from waifugan.train.rundir import last_tick_kimg, list_checkpoints, read_stats
 from waifugan.train.supervise import Supervisor, crash_reason, with_resume
 
 FAKE = [sys.executable, str(Path(__file__).with_name("fake_train.py"))]
@@ -153,3 +153,24 @@ def test_real_training_crashing_at_the_same_kimg_twice_stops(blob_zip, tmp_path)
     assert proc.returncode == 1, output
     assert output.count("training crashed (killed by SIGKILL) at 0.192 kimg") == 2
     assert "twice in a row" in output and "restart 2/5" not in output
+
+
+@pytest.mark.slow
+def test_ctrl_c_under_the_supervisor_checkpoints_once_and_does_not_restart(blob_zip, tmp_path):
+    # a terminal's Ctrl-C reaches supervisor and child alike, and the supervisor forwards it:
+    # the child sees SIGINT twice at once and must still write its checkpoint
+    outdir = tmp_path / "runs"
+    args = ["train", *TINY_TRAIN, "--data", str(blob_zip), "--outdir", str(outdir),
+            "--kimg", "100", "--tick", "0.064", "--snap", "1000", "--restarts", "3"]  # fmt: skip
+    proc = waifugan(args, start_new_session=True)
+    run_dir = outdir / "00000-blobs-cpu32"
+    try:
+        assert wait_until(lambda: (last_tick_kimg(run_dir) or 0) >= 0.128, proc, 120, 0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, output
+    assert "supervisor" not in output and "Traceback" not in output, output
+    assert load_checkpoint(list_checkpoints(run_dir)[0])["cur_nimg"] >= 128
