@@ -157,8 +157,23 @@ class WorkDir:
                 yield orjson.loads(line)
 
     def remove(self) -> None:
-        """Delete the work folder (after the dataset is in place)."""
+        """Delete the work folder (after the dataset is in place): options and journal first,
+        so a kill during the deletion never leaves a journal whose samples are gone."""
+        for name in ("options.json", "journal.jsonl"):
+            (self.path / name).unlink(missing_ok=True)
         shutil.rmtree(self.path, ignore_errors=True)
+
+    @staticmethod
+    def leftover(output: Path, fingerprint: str) -> Path | None:
+        """The work folder a finished run with these options left behind when it was killed
+        between moving its dataset into place and deleting the folder; else None."""
+        path = output.with_name(output.name + ".partial")
+        options = path / "options.json"
+        if not options.is_file() or options.read_text() != fingerprint:
+            return None
+        if (path / "dataset.zip.tmp").exists() or (path / "dataset.tmp").exists():
+            return None  # the dataset was not moved yet: not this case
+        return path
 
 
 def _zip_info(name: str, compress: int) -> zipfile.ZipInfo:
@@ -250,9 +265,9 @@ class DatasetWriter:
         self.manifest.write(_manifest_line(record, sample))
         self.count += 1
 
-    def finish(self, output: Path, overwrite: bool) -> int:
-        """Add the manifest, close, and move the dataset to `output` atomically; returns the
-        image count."""
+    def close(self) -> int:
+        """Add the manifest and close: the dataset is complete, still in the work folder;
+        returns the image count."""
         assert self.manifest is not None
         self.manifest.close()
         self.manifest = None
@@ -264,10 +279,13 @@ class DatasetWriter:
             self.archive = None
         else:
             os.replace(self.manifest_path, self.path / "manifest.jsonl")
+        return self.count
+
+    def move_into_place(self, output: Path, overwrite: bool) -> None:
+        """Move the closed dataset to `output` atomically: only now does `output` appear."""
         if overwrite:
             _remove(output)
         os.replace(self.path, output)
-        return self.count
 
     def abort(self) -> None:
         """Close without finishing (the work folder keeps what a resume needs)."""

@@ -9,6 +9,7 @@ scheduling. This module only enumerates inputs, checks them up front and connect
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -114,7 +115,14 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
     started = time.perf_counter()
     output = Path(cfg.output)
     if output.exists() and not cfg.overwrite:
-        raise WaifuganError(f"{output}: already exists; pass --overwrite or choose another path")
+        leftover = WorkDir.leftover(output, cfg.fingerprint())
+        note = ""
+        if leftover is not None:  # a finished run killed while tidying up
+            shutil.rmtree(leftover, ignore_errors=True)
+            note = f" (made by an earlier run of these options; removed its leftover {leftover})"
+        raise WaifuganError(
+            f"{output}: already exists{note}; pass --overwrite or choose another path"
+        )
     _preflight(cfg)
     output.parent.mkdir(parents=True, exist_ok=True)
     work = WorkDir(output, cfg.fingerprint(), discard_other=cfg.overwrite)
@@ -139,9 +147,12 @@ def prepare(cfg: PrepareConfig) -> PrepareResult:
             f"see {report_dir / 'summary.txt'} for every reason"
         )
     pack_started = time.perf_counter()
-    images = dataset.finish(output, cfg.overwrite)
+    images = dataset.close()
     report.stage_seconds["pack"] = time.perf_counter() - pack_started
     report.seconds_wall = time.perf_counter() - started
+    # The report before the dataset appears: a kill before the move only means a rerun that
+    # rebuilds the dataset from the journal; after it, only the work folder is left over.
     write_report(report, work, report_dir, output)
+    dataset.move_into_place(output, cfg.overwrite)
     work.remove()
     return PrepareResult(output=output, report_dir=report_dir, images=images, report=report)

@@ -1,0 +1,154 @@
+"""kill -9 at random moments of `waifugan prepare`, then the same command again.
+
+400 faces of the shared adventurer set (no detection, 128 → 64 px, two workers). The main
+process is SIGKILLed at seeded random moments spread over a whole run (start-up, workers
+busy, zip assembly, report), its orphaned workers are then killed too, and the same command
+is rerun; after the kills a last rerun finishes. The dataset must be byte-identical to an
+uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.helpers import figure, waifugan
+from waifugan.data.dataset import ImageDataset
+from waifugan.errors import WaifuganError
+from waifugan.prepare.config import PrepareConfig
+from waifugan.prepare.pack import DatasetWriter, WorkDir
+from waifugan.prepare.pipeline import prepare
+
+LIMIT, KILLS = 400, 5
+
+
+def _prepare(source: Path, output: Path) -> list[str]:
+    return ["prepare", str(source), "-o", str(output), "--no-detect", "--limit", str(LIMIT),
+            "--resolution", "64", "--upscale", "none", "--workers", "2",
+            "--no-progress"]  # fmt: skip
+
+
+def _run(args: list[str]) -> tuple[int, str, float]:
+    started = time.monotonic()
+    proc = waifugan(args, start_new_session=True)
+    output, _ = proc.communicate(timeout=300)
+    return proc.returncode, output, time.monotonic() - started
+
+
+def _run_and_kill(args: list[str], delay: float) -> int | None:
+    """Start, SIGKILL the main process after `delay` s (None if it had already exited),
+    then its orphaned workers."""
+    proc = waifugan(args, start_new_session=True)
+    try:
+        proc.wait(timeout=delay)
+        return proc.returncode
+    except Exception:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        return None
+    finally:
+        time.sleep(0.2)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_sigkill_during_prepare_then_rerun_gives_the_same_bytes(shared_dir, assets_dir, tmp_path):
+    source = shared_dir / "data" / "adventurer-train-128.zip"
+    clean = tmp_path / "clean.zip"
+    code, output, seconds = _run(_prepare(source, clean))
+    assert code == 0, output
+
+    rng = random.Random(15)
+    killed = tmp_path / "killed.zip"
+    kills, finished_early = [], 0
+    for _ in range(KILLS):
+        delay = rng.uniform(0.3, seconds * 0.9)
+        code = _run_and_kill(_prepare(source, killed), delay)
+        if code is None:
+            kills.append(round(delay, 2))
+        else:
+            finished_early += 1
+            assert code in (0, 2)  # 2: "already exists" once a killed run had finished
+            if code == 0:
+                break
+    if not killed.exists():
+        code, output, _ = _run(_prepare(source, killed))
+        assert code == 0, output
+    assert killed.read_bytes() == clean.read_bytes()
+    assert not killed.with_name(killed.name + ".partial").exists()
+    figure("prepare-sigkill", images=LIMIT, kills=len(kills), kill_times_s=kills,
+           run_s=round(seconds, 1), finished_before_kill=finished_early)  # fmt: skip
+
+
+class _Killed(BaseException):
+    """Stands for a SIGKILL at one precise point (nothing after it runs)."""
+
+
+def _small(shared_dir: Path, output: Path) -> PrepareConfig:
+    source = shared_dir / "data" / "adventurer-train-128.zip"
+    return PrepareConfig(sources=(str(source),), output=str(output), detect=False, limit=24,
+                         resolution=64, upscale="none", workers=1, progress=False)  # fmt: skip
+
+
+def test_a_kill_after_the_report_before_the_move_reruns_to_the_same_bytes(
+    shared_dir, tmp_path, monkeypatch
+):
+    clean = prepare(_small(shared_dir, tmp_path / "clean.zip")).output.read_bytes()
+    killed = tmp_path / "killed.zip"
+
+    def kill(*_):
+        raise _Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(DatasetWriter, "move_into_place", kill)
+        with pytest.raises(_Killed):
+            prepare(_small(shared_dir, killed))
+    assert not killed.exists() and (tmp_path / "killed-report" / "report.json").is_file()
+    assert prepare(_small(shared_dir, killed)).images == 24
+    assert killed.read_bytes() == clean
+
+
+def test_a_kill_while_tidying_up_leaves_a_complete_dataset_and_a_rerun_tidies(
+    shared_dir, tmp_path, monkeypatch
+):
+    output = tmp_path / "ds.zip"
+    with monkeypatch.context() as patch:
+        patch.setattr(WorkDir, "remove", lambda self: (_ for _ in ()).throw(_Killed()))
+        with pytest.raises(_Killed):
+            prepare(_small(shared_dir, output))
+    work = tmp_path / "ds.zip.partial"
+    assert output.is_file() and work.is_dir()
+    complete = output.read_bytes()
+    with pytest.raises(WaifuganError, match="already exists .made by an earlier run.*removed"):
+        prepare(_small(shared_dir, output))
+    assert not work.exists() and output.read_bytes() == complete
+    assert len(ImageDataset(output)) == 24
+
+
+def test_a_kill_during_the_deletion_of_the_work_folder_never_reuses_a_journal(tmp_path):
+    # the journal and options go first: a half-deleted folder reads as a fresh start
+    work = WorkDir(tmp_path / "ds.zip", "options")
+    for name in ("journal.jsonl", "samples.bin", "thumbs.bin"):
+        (work.path / name).write_bytes(b"x")
+    deleted = []
+    real_unlink = Path.unlink
+
+    def unlink_then_die(self, missing_ok=False):
+        real_unlink(self, missing_ok=missing_ok)
+        deleted.append(self.name)
+        if len(deleted) == 2:
+            raise _Killed
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Path, "unlink", unlink_then_die)
+        with pytest.raises(_Killed):
+            work.remove()
+    assert deleted == ["options.json", "journal.jsonl"]
+    assert WorkDir(tmp_path / "ds.zip", "options").recover() == []
