@@ -152,3 +152,19 @@ def test_a_kill_during_the_deletion_of_the_work_folder_never_reuses_a_journal(tm
             work.remove()
     assert deleted == ["options.json", "journal.jsonl"]
     assert WorkDir(tmp_path / "ds.zip", "options").recover() == []
+
+
+def test_a_kill_while_the_work_folder_is_created_never_blocks_the_rerun(tmp_path, monkeypatch):
+    # a kill in the middle of writing options.json must not leave a torn one, which every
+    # rerun would take for "an interrupted run with different options"
+    real_write = Path.write_text
+
+    def torn_write(self, text, *args, **kwargs):
+        real_write(self, text[: len(text) // 2], *args, **kwargs)
+        raise _Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "write_text", torn_write)
+        with pytest.raises(_Killed):
+            WorkDir(tmp_path / "ds.zip", '{"resolution": 64}')
+    assert WorkDir(tmp_path / "ds.zip", '{"resolution": 64}').recover() == []

@@ -63,8 +63,10 @@ class WorkDir:
                     "with the same options to resume it, or delete this folder (or pass "
                     "--overwrite) to start over"
                 )
-        else:
-            options.write_text(fingerprint)
+        else:  # atomically: a torn options.json would read as "different options" forever
+            tmp = self.path / ".options.json.tmp"
+            tmp.write_text(fingerprint)
+            os.replace(tmp, options)
         self._journal: Any = None
         self._blob: BinaryIO | None = None
         self._thumbs: BinaryIO | None = None
