@@ -183,6 +183,10 @@ def decode(data: bytes, max_pixels: int, draft_size: int | None = None) -> Decod
         ) from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise DecodeError(f"corrupt image: {error}") from None
+    except MemoryError:
+        raise DecodeError("corrupt image: not enough memory to decode it") from None
+    except Exception as error:  # Pillow's parsers raise IndexError, struct.error, ... on bad bytes
+        raise DecodeError(f"corrupt image: {type(error).__name__}: {error}") from None
     info.update(
         format=fmt,
         width=width,
