@@ -129,7 +129,9 @@ class AugmentPipe:
         C = self.colour_matrices(n, generator)
         out = img
         moved = (G_inv != torch.eye(3, dtype=G_inv.dtype)).flatten(1).any(1)
-        if moved.any():  # only the samples that move are resampled; the rest stay bit-exact
+        if moved.all():
+            out = resample(img, G_inv)
+        elif moved.any():  # only the samples that move are resampled; the rest stay bit-exact
             idx = moved.nonzero()[:, 0]
             resampled = resample(img[idx.to(img.device)], G_inv[idx])
             out = out.index_copy(0, idx.to(img.device), resampled)
@@ -238,24 +240,42 @@ def _band(
     return torch.where(inside, taps[k.clamp(0, len(taps) - 1)], torch.zeros_like(taps[0]))
 
 
-@functools.lru_cache(maxsize=32)
-def _resampling_matrix(
-    size: int, up: bool, dtype: torch.dtype, device: torch.device
+@functools.lru_cache(maxsize=64)
+def _up_band(padded: int) -> torch.Tensor:
+    """[2 padded - 11, padded] float64: the valid part of sym6 ×2 up-sampling."""
+    f = torch.tensor(SYM6, dtype=torch.float64) * math.sqrt(2)
+    return _band(2 * padded - 11, padded, f, 11, (1, 2))
+
+
+@functools.lru_cache(maxsize=256)
+def _up_matrix(
+    size: int, pad_lo: int, pad_hi: int, dtype: torch.dtype, device: torch.device
 ) -> torch.Tensor:
-    """The cached band matrix of upsample2x (size = H) or downsample2x (size = 2H + 11)."""
-    f = torch.tensor(SYM6, dtype=torch.float64)
-    if up:
-        return _band(2 * size - 11, size, f * math.sqrt(2), 11, (1, 2)).to(device, dtype)
-    return _band((size - 11) // 2, size, f / math.sqrt(2), 0, (-2, -1)).to(device, dtype)
+    """[2 (size + pads) - 11, size]: reflect padding, then ×2 up-sampling, as one matrix
+    (so the matmul runs over the unpadded input)."""
+    padded = size + pad_lo + pad_hi
+    source = (torch.arange(padded) - pad_lo).abs()  # reflect about the first pixel ...
+    source = torch.where(source > size - 1, 2 * (size - 1) - source, source)  # ... and the last
+    band = _up_band(padded)
+    matrix = torch.zeros(band.shape[0], size, dtype=torch.float64).index_add_(1, source, band)
+    return matrix.to(device, dtype)
 
 
-def upsample2x(x: torch.Tensor) -> torch.Tensor:
-    """[N, C, H, W] → [N, C, 2H-11, 2W-11]: the valid part of sym6 ×2 up-sampling.
+@functools.lru_cache(maxsize=32)
+def _down_matrix(size: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """[(size - 11) / 2, size]: the band matrix of downsample2x."""
+    f = torch.tensor(SYM6, dtype=torch.float64) / math.sqrt(2)
+    return _band((size - 11) // 2, size, f, 0, (-2, -1)).to(device, dtype)
 
+
+def upsample2x(x: torch.Tensor, pad: tuple[int, int, int, int] = (0, 0, 0, 0)) -> torch.Tensor:
+    """[N, C, H, W] → [N, C, 2Hp-11, 2Wp-11]: reflect padding by pad = (left, right, top,
+    bottom) (each < the size) to Hp x Wp, then the valid part of sym6 ×2 up-sampling:
     out[t] = Σ_i x[i] · √2 f[t + 11 - 2i] per axis (zero insertion, then the filter; gain 2).
     """
     h, w = x.shape[-2:]
-    M_h, M_w = (_resampling_matrix(size, True, x.dtype, x.device) for size in (h, w))
+    M_h = _up_matrix(h, pad[2], pad[3], x.dtype, x.device)
+    M_w = _up_matrix(w, pad[0], pad[1], x.dtype, x.device)
     return M_h @ x @ M_w.T
 
 
@@ -266,8 +286,7 @@ def downsample2x(x: torch.Tensor) -> torch.Tensor:
     down(up(x)) = x exactly for the orthogonal sym6.
     """
     h, w = x.shape[-2:]
-    M_h, M_w = (_resampling_matrix(size, False, x.dtype, x.device) for size in (h, w))
-    return M_h @ x @ M_w.T
+    return _down_matrix(h, x.dtype, x.device) @ x @ _down_matrix(w, x.dtype, x.device).T
 
 
 def resample(img: torch.Tensor, G_inv: torch.Tensor) -> torch.Tensor:
@@ -295,7 +314,7 @@ def resample(img: torch.Tensor, G_inv: torch.Tensor) -> torch.Tensor:
     need_hi = (hi - size / 2 + 2.75).ceil().clamp(0, None)
     pad_lo: list[int] = torch.minimum(need_lo, size - 1).long().tolist()
     pad_hi: list[int] = torch.minimum(need_hi, size - 1).long().tolist()
-    x = upsample2x(F.pad(img, (pad_lo[0], pad_hi[0], pad_lo[1], pad_hi[1]), mode="reflect"))
+    x = upsample2x(img, (pad_lo[0], pad_hi[0], pad_lo[1], pad_hi[1]))
     # theta: centred output pixels → input pixels (G_inv) → grid_sample's input coordinates
     # (align_corners: -1 and 1 are the first and last up-sample; input pixel p sits at
     # up-sample 2 (p + size/2 + pad) - 6.5).
