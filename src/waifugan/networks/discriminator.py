@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from waifugan.networks.layers import EqualizedConv2d, EqualizedLinear
+from waifugan.networks.precision import MixedPrecisionBlock, fp16_resolutions
 
 SQRT_HALF = math.sqrt(0.5)
 
@@ -34,14 +35,13 @@ class DiscriminatorConfig:
         return min(self.channel_base // res, self.channel_max)
 
 
-class DiscriminatorBlock(nn.Module):
+class DiscriminatorBlock(MixedPrecisionBlock):
     """conv0 (3x3) → conv1 (3x3, down 2x), plus a 1x1 down-sampled residual skip."""
 
     def __init__(self, cfg: DiscriminatorConfig, resolution: int, use_fp16: bool) -> None:
-        super().__init__()
+        super().__init__(use_fp16)
         tmp_ch, out_ch = cfg.channels(resolution), cfg.channels(resolution // 2)
         clamp = cfg.conv_clamp
-        self.use_fp16 = use_fp16
         if resolution == cfg.img_resolution:
             self.fromrgb = EqualizedConv2d(3, tmp_ch, 1, activation="lrelu", conv_clamp=clamp)
         self.conv0 = EqualizedConv2d(tmp_ch, tmp_ch, 3, activation="lrelu", conv_clamp=clamp)
@@ -52,13 +52,12 @@ class DiscriminatorBlock(nn.Module):
         self.skip = EqualizedConv2d(tmp_ch, out_ch, 1, bias=False, down=True, gain=SQRT_HALF)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [N, C, R, R] → [N, C', R/2, R/2]
-        fp16 = self.use_fp16 and x.device.type == "cuda"
-        with torch.autocast(x.device.type, dtype=torch.float16, enabled=fp16):
-            if hasattr(self, "fromrgb"):
-                x = self.fromrgb(x)
-            y = self.skip(x)
-            x = self.conv1(self.conv0(x))
-            return (x + y).float()
+        x = self.to_compute(x)  # the block's dtype; the next block casts to its own
+        if hasattr(self, "fromrgb"):
+            x = self.fromrgb(x)
+        y = self.skip(x)
+        x = self.conv1(self.conv0(x))
+        return x + y
 
 
 def minibatch_stddev(x: torch.Tensor, group_size: int, num_channels: int) -> torch.Tensor:
@@ -83,12 +82,14 @@ class DiscriminatorEpilogue(nn.Module):
         ch = cfg.channels(4)
         self.group_size = cfg.mbstd_group_size
         self.num_channels = cfg.mbstd_num_channels
-        self.conv = EqualizedConv2d(ch + cfg.mbstd_num_channels, ch, 3, activation="lrelu")
+        self.conv = EqualizedConv2d(
+            ch + cfg.mbstd_num_channels, ch, 3, activation="lrelu", conv_clamp=cfg.conv_clamp
+        )
         self.fc = EqualizedLinear(ch * 16, ch, activation="lrelu")
         self.out = EqualizedLinear(ch, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [N, C, 4, 4] → [N, 1]
-        x = minibatch_stddev(x, self.group_size, self.num_channels)
+        x = minibatch_stddev(x.float(), self.group_size, self.num_channels)
         x = self.conv(x)
         return self.out(self.fc(x.flatten(1)))
 
@@ -102,10 +103,9 @@ class Discriminator(nn.Module):
         self.img_resolution = cfg.img_resolution
         log2 = int(math.log2(cfg.img_resolution))
         self.resolutions = [2**i for i in range(log2, 2, -1)]
-        fp16_from = 2 ** (log2 + 1 - cfg.num_fp16_res)
+        fp16_res = fp16_resolutions(cfg.img_resolution, cfg.num_fp16_res)
         for res in self.resolutions:
-            use_fp16 = cfg.num_fp16_res > 0 and res >= fp16_from
-            setattr(self, f"b{res}", DiscriminatorBlock(cfg, res, use_fp16))
+            setattr(self, f"b{res}", DiscriminatorBlock(cfg, res, res in fp16_res))
         self.b4 = DiscriminatorEpilogue(cfg)
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:  # [N, 3, H, W] in [-1, 1] → [N, 1]

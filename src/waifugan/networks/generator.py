@@ -16,6 +16,11 @@ from torch import nn
 
 from waifugan.networks.base import GeneratorBase, PyramidConfig
 from waifugan.networks.layers import EqualizedLinear, bias_act, fir_filter, upsample2d
+from waifugan.networks.precision import (
+    MixedPrecisionBlock,
+    fp16_prenormalize,
+    fp16_resolutions,
+)
 
 
 @dataclass(frozen=True)
@@ -70,12 +75,17 @@ class MappingNetwork(nn.Module):
         for layer in self.layers:
             x = layer(x)
         if update_w_avg:
-            self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+            self.update_w_avg(x.detach().mean(dim=0))
         ws = x.unsqueeze(1).repeat(1, self.num_ws, 1)
         if isinstance(psi, torch.Tensor) or psi != 1:  # the truncation trick (StyleGAN §4)
             cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
             ws[:, :cutoff] = self.w_avg.lerp(ws[:, :cutoff], psi)
         return ws
+
+    @torch.no_grad()
+    def update_w_avg(self, w_mean: torch.Tensor) -> None:  # [w_dim]
+        """Move the running mean of w towards a batch's mean w (decay w_avg_beta per call)."""
+        self.w_avg.copy_(w_mean.to(self.w_avg.dtype).lerp(self.w_avg, self.w_avg_beta))
 
 
 def modulated_conv2d(
@@ -93,7 +103,12 @@ def modulated_conv2d(
     coefficients. It is mathematically identical, works unchanged under autocast FP16 and
     channels_last, and is what NVlabs also trains with. Measured speeds of both paths on this
     CPU are in benchmarks/RESULTS.md (bench_train.py, "modulated conv" table).
+
+    weight and styles stay float32; x may be FP16/BF16 (mixed precision, networks/precision.py).
     """
+    weight, styles = weight.float(), styles.float()
+    if demodulate and x.dtype == torch.float16:
+        weight, styles = fp16_prenormalize(weight, styles)  # cancelled by the demodulation
     x = x * styles.to(x.dtype).reshape(*styles.shape, 1, 1)
     if up:
         # Transposed conv (stride 2) costs 1/4 of a conv at the doubled size; the FIR filter
@@ -167,13 +182,12 @@ class ToRGBLayer(nn.Module):
         return bias_act(x, self.bias, "linear", clamp=self.conv_clamp)
 
 
-class SynthesisBlock(nn.Module):
+class SynthesisBlock(MixedPrecisionBlock):
     """One resolution: (const | up-conv0) → conv1 → ToRGB added to the up-sampled image."""
 
     def __init__(self, cfg: GeneratorConfig, resolution: int, use_fp16: bool) -> None:
-        super().__init__()
+        super().__init__(use_fp16)
         self.resolution = resolution
-        self.use_fp16 = use_fp16
         out_ch = cfg.channels(resolution)
         clamp = cfg.conv_clamp
         if resolution == 4:
@@ -196,16 +210,14 @@ class SynthesisBlock(nn.Module):
         ws: torch.Tensor,  # [N, num_conv + 1, w_dim]
         noise_mode: str,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        device_type = ws.device.type
-        fp16 = self.use_fp16 and device_type == "cuda"
-        with torch.autocast(device_type, dtype=torch.float16, enabled=fp16):
-            if x is None:
-                x = self.const.unsqueeze(0).repeat(ws.shape[0], 1, 1, 1)
-                x = self.conv1(x, ws[:, 0], noise_mode)
-            else:
-                x = self.conv0(x, ws[:, 0], noise_mode)
-                x = self.conv1(x, ws[:, 1], noise_mode)
-            y = self.torgb(x, ws[:, self.num_conv]).float()
+        # Activations in the block's dtype; styles (affine of ws) and the image stay float32.
+        if x is None:
+            x = self.to_compute(self.const.unsqueeze(0).repeat(ws.shape[0], 1, 1, 1))
+            x = self.conv1(x, ws[:, 0], noise_mode)
+        else:
+            x = self.conv0(self.to_compute(x), ws[:, 0], noise_mode)
+            x = self.conv1(x, ws[:, 1], noise_mode)
+        y = self.torgb(x, ws[:, self.num_conv]).float()
         img = y if img is None else upsample2d(img) + y
         return x, img
 
@@ -216,10 +228,10 @@ class SynthesisNetwork(nn.Module):
     def __init__(self, cfg: GeneratorConfig) -> None:
         super().__init__()
         self.resolutions = cfg.block_resolutions
-        fp16_from = 2 ** (int(math.log2(cfg.img_resolution)) + 1 - cfg.num_fp16_res)
+        fp16_res = fp16_resolutions(cfg.img_resolution, cfg.num_fp16_res)
         self.num_ws = 0
         for res in self.resolutions:
-            block = SynthesisBlock(cfg, res, use_fp16=cfg.num_fp16_res > 0 and res >= fp16_from)
+            block = SynthesisBlock(cfg, res, use_fp16=res in fp16_res)
             setattr(self, f"b{res}", block)
             self.num_ws += block.num_conv
         self.num_ws += 1  # the last ToRGB; the others share their w with the next conv0
