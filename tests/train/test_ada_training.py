@@ -176,3 +176,17 @@ def test_freeze_d_leaves_the_frozen_blocks_bit_unchanged(source_run, blob_zip, t
 def test_freezed_beyond_the_d_blocks_is_refused(blob_zip, tmp_path):
     with pytest.raises(WaifuganError, match="--freezed 3: D has 2 blocks"):
         run_train(tiny_flags(blob_zip, tmp_path, freezed=3))
+
+
+def test_train_flags_reach_the_options(blob_zip, capsys):
+    from waifugan.cli import main
+
+    argv = ["train", "--data", str(blob_zip), "--aug", "fixed", "--p", "0.3", "--augpipe", "bg",
+            "--target", "0.7", "--ada-kimg", "50", "--freezed", "1", "--dry-run"]  # fmt: skip
+    assert main(argv) == 0
+    options = json.loads(capsys.readouterr().out)
+    assert (options["aug"], options["p"], options["augpipe"]) == ("fixed", 0.3, "bg")
+    assert (options["target"], options["ada_kimg"], options["freezed"]) == (0.7, 50, 1)
+    assert main(["train", "--data", str(blob_zip), "--dry-run"]) == 0
+    defaults = json.loads(capsys.readouterr().out)
+    assert (defaults["aug"], defaults["augpipe"], defaults["ada_kimg"]) == ("ada", "bgc", 20)
