@@ -133,4 +133,38 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
     missing = [key for key in REQUIRED_KEYS if key not in state]
     if missing:
         raise WaifuganError(f"{path}: checkpoint lacks {', '.join(missing)}")
+    problem = structure_problem(state)
+    if problem is not None:
+        raise WaifuganError(f"{path}: not a usable checkpoint: {problem}")
     return state
+
+
+def structure_problem(state: dict[str, Any]) -> str | None:
+    """What is wrong with the shape of a loaded checkpoint (a file edited or written by
+    something else), or None: networks are name → tensor, optimizers hold `state` and
+    `param_groups`, counters are non-negative integers, options a dict."""
+    for name in ("G", "G_ema", "D"):
+        weights = state[name]
+        if not isinstance(weights, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()
+        ):
+            return f"{name} is not a mapping of parameter names to tensors"
+    for name in ("G_opt", "D_opt"):
+        opt = state[name]
+        if not (
+            isinstance(opt, dict)
+            and isinstance(opt.get("state"), dict)
+            and isinstance(opt.get("param_groups"), list)
+            and all(isinstance(group, dict) for group in opt["param_groups"])
+        ):
+            return f"{name} is not an optimizer state (state, param_groups)"
+    for name in ("cur_nimg", "cur_tick", "batch_idx", "tick_start_nimg"):
+        value = state.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return f"{name} is {value!r}, not a count"
+    if not isinstance(state["options"], dict):
+        return f"options is a {type(state['options']).__name__}, not a dict"
+    for name, kind in (("pl_mean", torch.Tensor), ("rng", dict), ("augment", dict)):
+        if name in state and not isinstance(state[name], kind):
+            return f"{name} is a {type(state[name]).__name__}, not a {kind.__name__}"
+    return None

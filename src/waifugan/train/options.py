@@ -199,10 +199,37 @@ def resolve_options(
     if not values.get("data"):
         raise WaifuganError("--data is required (a dataset zip or folder)")
     values.update(preset=preset, resolution=dataset_resolution)
+    problem = type_problem(values)
+    if problem is not None:
+        raise WaifuganError(f"option {problem}")
     values["metrics"] = metric_names(values.get("metrics"))
     opts = TrainOptions(**values)
     validate(opts)
     return opts
+
+
+def type_problem(values: Mapping[str, Any]) -> str | None:
+    """The first known option whose value has the wrong type, described ("batch: 'eight' is
+    not int"), or None; values from a checkpoint or the Python API are checked before use."""
+    for name, value in values.items():
+        spec = _FIELD_TYPES.get(name)
+        if spec is not None and not any(_is(value, kind.strip()) for kind in spec.split("|")):
+            return f"{name}: {value!r} is not {spec}"
+    return None
+
+
+def _is(value: Any, kind: str) -> bool:
+    if kind in ("int", "float") and isinstance(value, bool):
+        return False
+    if kind.startswith("tuple"):  # metric names: "fid2k,kid2k" or a list of names
+        return isinstance(value, str) or (
+            isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+        )
+    kinds = {"None": type(None), "bool": bool, "int": int, "float": int | float, "str": str}
+    return kind in kinds and isinstance(value, kinds[kind])
+
+
+_FIELD_TYPES = {f.name: str(f.type) for f in dataclasses.fields(TrainOptions)}
 
 
 def options_for_data(

@@ -17,7 +17,7 @@ from waifugan.errors import WaifuganError
 from waifugan.train import distributed
 from waifugan.train.checkpoint import load_checkpoint
 from waifugan.train.loop import Evaluate, TrainingLoop
-from waifugan.train.options import TrainOptions
+from waifugan.train.options import TrainOptions, type_problem
 from waifugan.train.rundir import (
     OPTIONS_JSON,
     drop_stats_after,
@@ -53,6 +53,9 @@ def open_resume(resume: str, outdir: str | os.PathLike[str]) -> Resume:
         path, state = found
     else:
         path, state = Path(resume), load_checkpoint(resume)
+    problem = type_problem({k: v for k, v in state["options"].items() if k != "resolution"})
+    if problem is not None:
+        raise WaifuganError(f"{path}: the options saved in it are not valid: {problem}")
     return Resume(path, state)
 
 
@@ -85,7 +88,13 @@ def train(
     else:
         run_dir = _create_run(Path(opts.outdir), dataset.name, opts, dist_info)
     state = resume.state if resume is not None else None
-    loop = TrainingLoop(opts, run_dir, dataset, device, dist_info, state, on_step, evaluate)
+    try:
+        loop = TrainingLoop(opts, run_dir, dataset, device, dist_info, state, on_step, evaluate)
+    except (WaifuganError, KeyError, TypeError, ValueError) as error:
+        if resume is None or str(resume.checkpoint) in str(error):
+            raise
+        # weights that do not fit the options, an optimizer state that does not fit them
+        raise WaifuganError(f"{resume.checkpoint}: cannot be resumed: {error}") from error
     if dist_info.is_main:
         if resume is not None:
             _tidy_resumed_run(run_dir, loop)
