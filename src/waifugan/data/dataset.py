@@ -116,6 +116,14 @@ class ImageDataset(torch.utils.data.Dataset[np.ndarray]):
         labels = meta.get("labels") if isinstance(meta, dict) else None
         if labels is None:
             return None
+        pairs = isinstance(labels, list) and all(
+            isinstance(pair, list) and len(pair) == 2 for pair in labels
+        )
+        if not pairs:
+            raise DatasetError(
+                f'{self.source}/dataset.json: "labels" must be null or a list of '
+                "[file name, label] pairs"
+            )
         return {str(name): label for name, label in labels}
 
     def __len__(self) -> int:
