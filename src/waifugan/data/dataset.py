@@ -11,17 +11,22 @@ import io
 import json
 import os
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch.utils.data
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from waifugan.errors import DatasetError
 from waifugan.pixels import is_valid_resolution
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp"}
+# What reading a damaged zip member can raise: CRC and header errors, corrupt deflate data,
+# an unknown compression method, encryption, a short read.
+_READ_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
+                RuntimeError, ValueError, KeyError)  # fmt: skip
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -54,7 +59,11 @@ class ImageDataset(torch.utils.data.Dataset[np.ndarray]):
             ]
         elif zipfile.is_zipfile(self.source):
             self._is_zip = True
-            names = [info.filename for info in self._open_zip().infolist() if not info.is_dir()]
+            try:
+                infos = self._open_zip().infolist()
+            except _READ_ERRORS as error:
+                raise DatasetError(f"{self.source}: damaged zip file ({error})") from error
+            names = [info.filename for info in infos if not info.is_dir()]
         elif self.source.exists():
             raise DatasetError(f"{self.source}: not a zip file or a folder of images")
         else:
@@ -73,14 +82,18 @@ class ImageDataset(torch.utils.data.Dataset[np.ndarray]):
         return self._zip
 
     def _read_bytes(self, name: str) -> bytes:
-        if self._is_zip:
-            return self._open_zip().read(name)
-        return (self.source / name).read_bytes()
+        try:
+            if self._is_zip:
+                return self._open_zip().read(name)
+            return (self.source / name).read_bytes()
+        except _READ_ERRORS as error:
+            raise DatasetError(f"{self.source}/{name}: cannot be read ({error})") from error
 
     def _open_image(self, name: str) -> Image.Image:
+        data = self._read_bytes(name)
         try:
-            return Image.open(io.BytesIO(self._read_bytes(name)))
-        except (UnidentifiedImageError, OSError, zipfile.BadZipFile) as error:
+            return Image.open(io.BytesIO(data))
+        except Exception as error:  # Pillow's parsers raise more than OSError on bad bytes
             raise DatasetError(f"{self.source}/{name}: unreadable image ({error})") from error
 
     def _check_sizes(self) -> int:
@@ -111,7 +124,7 @@ class ImageDataset(torch.utils.data.Dataset[np.ndarray]):
             return None
         try:
             meta = json.loads(self._read_bytes("dataset.json"))
-        except (ValueError, OSError) as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: nested too deep
             raise DatasetError(f"{self.source}/dataset.json: not valid JSON ({error})") from error
         labels = meta.get("labels") if isinstance(meta, dict) else None
         if labels is None:
@@ -135,7 +148,7 @@ class ImageDataset(torch.utils.data.Dataset[np.ndarray]):
         image = self._open_image(name)
         try:
             array = np.asarray(to_rgb(image))
-        except OSError as error:
+        except Exception as error:  # truncated data, a bad chunk, a decoder's IndexError, ...
             raise DatasetError(f"{self.source}/{name}: corrupt image data ({error})") from error
         if array.shape[:2] != (self.resolution, self.resolution):
             raise DatasetError(
