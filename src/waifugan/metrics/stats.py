@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -67,9 +68,20 @@ class FeatureStats:
 
     @classmethod
     def load(cls, path: Path) -> FeatureStats:
-        """Read statistics written by `save`."""
-        with np.load(path, allow_pickle=False) as data:
-            return cls(data["features"], data["mean"], data["cov"])
+        """Read statistics written by `save`; an unreadable or inconsistent file raises
+        WaifuganError naming it."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                features, mean, cov = data["features"], data["mean"], data["cov"]
+        except Exception as error:  # a damaged zip fails in many ways (BadZipFile, KeyError, ...)
+            raise WaifuganError(f"{path}: unreadable statistics ({error})") from error
+        dims = features.shape[1] if features.ndim == 2 else -1
+        if mean.shape != (dims,) or cov.shape != (dims, dims) or features.shape[0] < 2:
+            raise WaifuganError(
+                f"{path}: inconsistent statistics (features {features.shape}, mean "
+                f"{mean.shape}, cov {cov.shape})"
+            )
+        return cls(features, mean, cov)
 
 
 def dataset_fingerprint(data: str | os.PathLike[str]) -> str:
@@ -148,9 +160,13 @@ def extract_with_resume(
     done: list[np.ndarray] = []
     num_done = 0
     if partial_path is not None and partial_path.is_file():
-        with np.load(partial_path, allow_pickle=False) as data:
-            done.append(data["features"])
-        num_done = len(done[0])
+        try:
+            with np.load(partial_path, allow_pickle=False) as data:
+                done.append(np.asarray(data["features"], np.float32))
+            num_done = len(done[0])
+        except Exception as error:  # damaged progress: start over rather than stop
+            print(f"warning: {partial_path}: unreadable ({error}); starting over", file=sys.stderr)
+            done, num_done = [], 0
     last_saved = num_done
     with tqdm(total=total, initial=num_done, desc=desc, unit="img", leave=False) as bar:
         seen = 0
@@ -201,7 +217,11 @@ def real_stats(
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"real-{Path(data).stem}-{key}.npz"
     if path.is_file():
-        return FeatureStats.load(path)
+        try:
+            return FeatureStats.load(path)
+        except WaifuganError as error:  # a cache is derived data: compute it again
+            print(f"warning: {error}; computing them again", file=sys.stderr)
+            path.unlink(missing_ok=True)
     dataset = open_dataset(data, resolution)
     indices = select_indices(len(dataset), max_real, seed)
     partial = path.with_suffix(".partial.npz")
