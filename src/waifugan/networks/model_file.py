@@ -61,8 +61,10 @@ def load_model(path: str | os.PathLike[str]) -> torch.nn.Module:
         raise WaifuganError(f"{path}: no waifugan generator config in its metadata")
     try:
         config = json.loads(metadata["config"])
-    except json.JSONDecodeError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nested too deep
         raise WaifuganError(f"{path}: generator config is not valid JSON ({error})") from error
+    if not isinstance(config, dict):
+        raise WaifuganError(f"{path}: generator config is not a JSON object")
     return build_generator(config, state, str(path))
 
 
@@ -105,7 +107,7 @@ def build_generator(
     """Build the generator a config dict names and load weights strictly, naming mismatches."""
     values = dict(config)
     architecture = values.pop("architecture", DEFAULT_ARCHITECTURE)
-    if architecture not in ARCHITECTURES:
+    if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
         known = ", ".join(ARCHITECTURES)
         raise WaifuganError(f"{source}: unknown architecture {architecture!r} (known: {known})")
     generator_class, config_class = ARCHITECTURES[architecture]
