@@ -255,10 +255,10 @@ def load_pickle(path: str | os.PathLike[str]) -> Any:
         raise UnsafePickleError(f"{path}: {error}") from None
     except FileNotFoundError:
         raise WaifuganError(f"{path}: no such file") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, RuntimeError) as error:
-        raise _damaged(path, error) from error
-    except (AttributeError, IndexError, KeyError, MemoryError, OverflowError) as error:
-        raise _damaged(path, error) from error
+    except WaifuganError:
+        raise
+    except Exception as error:  # nothing ran (SafeUnpickler), but damage surfaces as anything:
+        raise _damaged(path, error) from error  # UnpicklingError, EOFError, torch's asserts, ...
 
 
 def load_torch_file(path: str | os.PathLike[str]) -> Any:
@@ -277,7 +277,7 @@ def load_torch_file(path: str | os.PathLike[str]) -> Any:
         raise UnsafePickleError(f"{path}: {error}") from None
     except FileNotFoundError:
         raise WaifuganError(f"{path}: no such file") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, RuntimeError) as error:
-        raise _damaged(path, error) from error
-    except (AttributeError, IndexError, KeyError, MemoryError, OverflowError) as error:
-        raise _damaged(path, error) from error
+    except WaifuganError:
+        raise
+    except Exception as error:  # nothing ran (SafeUnpickler), but damage surfaces as anything:
+        raise _damaged(path, error) from error  # UnpicklingError, EOFError, torch's asserts, ...
