@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from typing import Any
 
 from waifugan.cli import formatter
@@ -111,6 +113,7 @@ def register(subparsers: Any) -> None:
         "rotation, fractional translation; c = colour (default: bgc)",
     )
     p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: auto)")
+    _add_process_arguments(p)
     p.add_argument(
         "--resume",
         default=None,
@@ -164,11 +167,80 @@ def child_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> lis
 _NOT_FOR_CHILD = {"help", "restarts", "restart_delay", "dry_run"}
 
 
+def _add_process_arguments(p: argparse.ArgumentParser) -> None:
+    """--gpus, --batch-gpu, precision and the process-group timeout."""
+    p.add_argument(
+        "--gpus",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes on this machine, one per GPU (default: every visible GPU; 1 on CPU); "
+        "with --device cpu, N CPU processes over gloo. Under torchrun, torchrun decides",
+    )
+    p.add_argument(
+        "--batch-gpu",
+        dest="batch_gpu",
+        type=int,
+        default=None,
+        metavar="N",
+        help="images per process per pass; below its share of --batch the gradients of several "
+        "passes accumulate (default: the share, batch / processes)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=["fp16", "bf16", "fp32"],
+        default=None,
+        help="the --fp16-res highest resolutions on CUDA: fp16 (clamped, overflow-guarded), bf16, "
+        "or fp32 everywhere (default: fp16)",
+    )
+    p.add_argument(
+        "--fp32",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="same as --precision fp32 (default: off)",
+    )
+    p.add_argument(
+        "--channels-last",
+        dest="channels_last",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="NHWC activations in the mixed-precision blocks (default: off)",
+    )
+    p.add_argument(
+        "--dist-timeout",
+        dest="dist_timeout_s",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="with several processes, one silent this long (hung, or its machine gone) stops "
+        "the run with a message (default: 1800)",
+    )
+
+
+def _precision(args: argparse.Namespace) -> str | None:
+    if args.fp32 and args.precision not in (None, "fp32"):
+        raise WaifuganError(f"--fp32 contradicts --precision {args.precision}")
+    return "fp32" if args.fp32 else args.precision
+
+
+def train_process(opts: TrainOptions, resume_path: str | None) -> None:
+    """One of the processes `--gpus N` starts: opens the checkpoint, joins the group, trains."""
+    from waifugan.metrics.registry import snapshot_evaluator
+    from waifugan.train.run import open_resume, train
+
+    resume = open_resume(resume_path, opts.outdir) if resume_path else None
+    evaluate = snapshot_evaluator(opts.metrics, opts.data) if opts.metrics else None
+    run_dir = train(opts, resume, evaluate)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"run directory: {run_dir}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Resolve flags into TrainOptions and train."""
     from waifugan.metrics.registry import snapshot_evaluator
+    from waifugan.train import distributed
     from waifugan.train.options import options_for_data
-    from waifugan.train.run import open_resume, train
+    from waifugan.train.run import open_resume
 
     if args.restarts < 0:
         raise WaifuganError(f"--restarts must be ≥ 0, got {args.restarts}")
@@ -181,14 +253,24 @@ def run(args: argparse.Namespace) -> int:
     overrides.update(
         data=args.data, outdir=args.outdir, preset=args.preset, mirror=args.mirror,
         metrics=args.metrics, device=args.device, init=args.init, aug=args.aug,
-        augpipe=args.augpipe, noise=args.noise,
+        augpipe=args.augpipe, noise=args.noise, batch_gpu=args.batch_gpu,
+        precision=_precision(args), channels_last=args.channels_last,
+        dist_timeout_s=args.dist_timeout_s,
     )  # fmt: skip
     resume = open_resume(args.resume, args.outdir) if args.resume else None
     opts = options_for_data(overrides, resume.options if resume else None)
-    evaluate = snapshot_evaluator(opts.metrics, opts.data) if opts.metrics else None
+    snapshot_evaluator(opts.metrics, opts.data) if opts.metrics else None  # checks the names
     if args.dry_run:
         print(opts.to_json())
         return 0
-    run_dir = train(opts, resume, evaluate)
-    print(f"run directory: {run_dir}")
+    nproc = distributed.process_count(args.gpus, opts.device)
+    resume_path = str(resume.checkpoint) if resume else None
+    del resume  # each process loads the checkpoint itself
+    if nproc > 1:
+        return distributed.launch(nproc, train_process, (opts, resume_path))
+    try:
+        train_process(opts, resume_path)
+    except distributed.RankLostError as error:  # under torchrun: one of several processes
+        print(f"waifugan train: error: {error}", file=sys.stderr)
+        return distributed.EXIT_LOST
     return 0

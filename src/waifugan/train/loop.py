@@ -1,8 +1,11 @@
 """The StyleGAN2 training loop: one class whose methods are the phases of a step.
 
 Per step (batch_idx counts steps): Gmain, Greg (path length, every pl_interval steps),
-Dmain, Dreg (R1, every r1_interval steps), then the G_ema update. Every `tick_kimg` a tick
-ends (stats, log); every `snap` ticks a snapshot (fakes grid, checkpoint, metrics).
+Dmain, Dreg (R1, every r1_interval steps), then the G_ema update. Each phase runs over this
+process's chunks of the global batch (chunks.py: rounds of --batch-gpu images, each with its
+own derived seed), sums the gradients over all processes and takes one optimizer step.
+Every `tick_kimg` a tick ends (stats, log); every `snap` ticks a snapshot (fakes grid,
+checkpoint, metrics).
 Construction of the networks lives in setup.py, the data stream in stream.py, the images a
 snapshot writes in snapshot.py and the per-tick records in stats.py.
 """
@@ -21,7 +24,7 @@ from tqdm import tqdm
 from waifugan.data.dataset import ImageDataset
 from waifugan.errors import WaifuganError
 from waifugan.networks.generator import mix_ws
-from waifugan.train import distributed, faults, losses, setup, snapshot, transfer
+from waifugan.train import chunks, distributed, faults, losses, setup, snapshot, transfer
 from waifugan.train.augment import AugmentPipe
 from waifugan.train.checkpoint import save_checkpoint
 from waifugan.train.d_augment import DAugment
@@ -61,6 +64,9 @@ class TrainingLoop:
         self.on_step = on_step
         self.evaluate = evaluate
         self.log = RunLog(run_dir, enabled=self.dist.is_main)
+        self.split = chunks.split_batch(opts.batch, opts.batch_gpu, self.dist.rank,
+                                        self.dist.world_size)  # fmt: skip
+        self._w_sums: dict[str, torch.Tensor] = {}  # phase → sum of its chunks' mean w
         self.nets = setup.build_networks(opts, device)  # identical initial weights on every rank
         self.G, self.D, self.G_ema = self.nets.G, self.nets.D, self.nets.G_ema
         self.num_params = self.nets.num_params()
@@ -83,16 +89,9 @@ class TrainingLoop:
             self.started_from = transfer.started_from(report, source)
         if resume_state is not None:
             self.load_state(resume_state)
-        else:
-            torch.manual_seed(opts.seed + self.dist.rank)  # per-rank training randomness
         for module in (self.G, self.D, self.G_ema):
             distributed.broadcast_module(module, self.dist)
         self._reals = real_batches(dataset, opts, self.dist, self.cur_nimg, device)
-
-    @property
-    def batch_per_rank(self) -> int:
-        """Images each process handles per step."""
-        return self.opts.batch // self.dist.world_size
 
     @property
     def augment_pipe(self) -> AugmentPipe | None:
@@ -105,69 +104,100 @@ class TrainingLoop:
         """D's logits for augmented images: every image D sees goes through the pipe."""
         return self.D(self.augment(img))
 
-    def _generate(self, n: int, update_w_avg: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """Fake images for a training phase, with style mixing; returns (img, ws)."""
+    def _seed(self, phase: str, round_idx: int) -> None:
+        """Seed this chunk's random numbers (latents, noise, mixing, augmentation)."""
+        chunk = self.split.chunk_index(round_idx)
+        chunks.seed_chunk(self.opts.seed, self.batch_idx, phase, chunk)
+
+    def _generate(self, n: int, phase: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fake images for a training phase, with style mixing; returns (img, ws).
+
+        Every phase's mapping call counts towards w_avg, as in NVlabs (the mixing latents do
+        not): the chunk's mean w is summed here and applied once per step (`_update_w_avg`).
+        """
         z = torch.randn(n, self.G.z_dim, device=self.device)
-        ws = self.G.mapping(z, update_w_avg=update_w_avg)
+        ws = self.G.mapping(z)
+        w_mean = ws[:, 0].detach().mean(dim=0)
+        self._w_sums[phase] = self._w_sums.get(phase, torch.zeros_like(w_mean)) + w_mean
         if self.opts.style_mixing > 0 and torch.rand([]).item() < self.opts.style_mixing:
             cutoff = int(torch.randint(1, self.G.num_ws, []).item())
             ws = mix_ws(ws, self.G.mapping(torch.randn_like(z)), cutoff)
         return self.G.synthesis(ws, noise_mode="random"), ws
 
-    def _optimize(
-        self, loss: torch.Tensor, module: torch.nn.Module, opt: torch.optim.Optimizer
-    ) -> None:
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        distributed.average_gradients(module, self.dist)
-        if self.device.type == "cuda":  # FP16 layers can overflow; keep the step finite
-            for p in module.parameters():
-                if p.grad is not None:
-                    torch.nan_to_num_(p.grad, nan=0, posinf=1e5, neginf=-1e5)
+    def _backward(self, loss: torch.Tensor) -> None:
+        """Accumulate one chunk's gradients, weighted so that their sum is the global mean."""
+        (loss * self.split.loss_scale).backward()
+
+    def _step(self, module: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
+        distributed.sum_gradients(module, self.dist)  # over ranks; NaN/inf scrubbed everywhere
         opt.step()
 
     def g_main(self) -> None:
         """Gmain: non-saturating loss on fresh fakes."""
         self.G.requires_grad_(True)
         self.D.requires_grad_(False)
-        img, _ = self._generate(self.batch_per_rank, update_w_avg=True)
-        loss = losses.g_nonsaturating_loss(self.run_D(img))
-        self._optimize(loss, self.G, self.nets.G_opt)
-        self._tick_stats.add("loss/G", loss)
+        self.nets.G_opt.zero_grad(set_to_none=True)
+        for round_idx in range(self.split.rounds):
+            self._seed("g_main", round_idx)
+            img, _ = self._generate(self.split.batch_gpu, "g_main")
+            loss = losses.g_nonsaturating_loss(self.run_D(img))
+            self._backward(loss)
+            self._tick_stats.add("loss/G", loss)
+        self._step(self.G, self.nets.G_opt)
 
     def g_reg(self) -> None:
         """Greg: path-length regularization on a smaller batch, weighted by its interval."""
-        n = max(self.batch_per_rank // self.opts.pl_batch_shrink, 1)
-        img, ws = self._generate(n)
-        lengths = losses.g_path_length(img, ws)
-        penalty, self.pl_mean = losses.path_length_penalty(
-            lengths, self.pl_mean, self.opts.pl_decay
-        )
-        self.pl_mean = distributed.average_scalar(self.pl_mean.detach(), self.dist)
-        loss = penalty.mean() * self.opts.pl_weight * self.opts.pl_interval
-        self._optimize(loss, self.G, self.nets.G_opt)
-        self._tick_stats.add("loss/pl_penalty", penalty)
+        n = max(self.split.batch_gpu // self.opts.pl_batch_shrink, 1)
+        self.nets.G_opt.zero_grad(set_to_none=True)
+        targets = torch.zeros_like(self.pl_mean)
+        for round_idx in range(self.split.rounds):
+            self._seed("g_reg", round_idx)
+            img, ws = self._generate(n, "g_reg")
+            lengths = losses.g_path_length(img, ws)
+            penalty, target = losses.path_length_penalty(lengths, self.pl_mean, self.opts.pl_decay)
+            targets += target.detach()
+            self._backward(penalty.mean() * self.opts.pl_weight * self.opts.pl_interval)
+            self._tick_stats.add("loss/pl_penalty", penalty)
+        self._step(self.G, self.nets.G_opt)
+        # The target moves towards the global batch's mean length: a lerp is linear, so that is
+        # the mean of the chunks' targets, whatever the number of ranks.
+        self.pl_mean = distributed.sum_tensor(targets, self.dist) / self.split.total
 
     def d_main(self, real: torch.Tensor) -> None:
         """Dmain: logistic loss on fakes (G frozen) and reals."""
         self.G.requires_grad_(False)
         transfer.set_d_trainable(self.D, self.frozen_d, True)  # frozen blocks: no gradients
-        with torch.no_grad():
-            fake, _ = self._generate(self.batch_per_rank)
-        real_logits = self.run_D(real)
-        self.augment.observe(real_logits)
-        loss = losses.d_logistic_loss(real_logits, self.run_D(fake))
-        self._optimize(loss, self.D, self.nets.D_opt)
-        self._tick_stats.add("loss/D", loss)
+        self.nets.D_opt.zero_grad(set_to_none=True)
+        for round_idx, real_chunk in enumerate(real.split(self.split.batch_gpu)):
+            self._seed("d_main", round_idx)
+            with torch.no_grad():
+                fake, _ = self._generate(self.split.batch_gpu, "d_main")
+            real_logits = self.run_D(real_chunk)
+            self.augment.observe(real_logits)
+            loss = losses.d_logistic_loss(real_logits, self.run_D(fake))
+            self._backward(loss)
+            self._tick_stats.add("loss/D", loss)
+        self._step(self.D, self.nets.D_opt)
 
     def d_reg(self, real: torch.Tensor) -> None:
         """Dreg: lazy R1 on reals, weighted by gamma/2 and its interval; the gradient is taken
         with respect to the un-augmented reals, through the augmentation."""
-        real = real.detach().requires_grad_(True)
-        penalty = losses.d_r1_penalty(self.run_D(real), real)
-        loss = penalty.mean() * (self.opts.gamma / 2) * self.opts.r1_interval
-        self._optimize(loss, self.D, self.nets.D_opt)
-        self._tick_stats.add("loss/r1_penalty", penalty)
+        self.nets.D_opt.zero_grad(set_to_none=True)
+        for round_idx, real_chunk in enumerate(real.split(self.split.batch_gpu)):
+            self._seed("d_reg", round_idx)
+            real_chunk = real_chunk.detach().requires_grad_(True)
+            penalty = losses.d_r1_penalty(self.run_D(real_chunk), real_chunk)
+            self._backward(penalty.mean() * (self.opts.gamma / 2) * self.opts.r1_interval)
+            self._tick_stats.add("loss/r1_penalty", penalty)
+        self._step(self.D, self.nets.D_opt)
+
+    def _update_w_avg(self) -> None:
+        """w_avg ← lerp towards each phase's mean w over the global batch, in phase order."""
+        phases = [phase for phase in chunks.PHASES if phase in self._w_sums]
+        sums = distributed.sum_tensor(torch.stack([self._w_sums[p] for p in phases]), self.dist)
+        for w_mean in sums / self.split.total:
+            self.G.mapping.update_w_avg(w_mean)
+        self._w_sums = {}
 
     @torch.no_grad()
     def update_ema(self) -> None:
@@ -191,6 +221,7 @@ class TrainingLoop:
         if self.opts.gamma > 0 and self.batch_idx % self.opts.r1_interval == 0:
             self.d_reg(real)
         self.augment.update(self.batch_idx, self.opts.batch, self.dist, self.device)  # ADA
+        self._update_w_avg()
         self.cur_nimg += self.opts.batch
         self.batch_idx += 1
         self.update_ema()
@@ -216,8 +247,9 @@ class TrainingLoop:
         )  # fmt: skip
         self._tick_start_time = time.perf_counter()
         start_nimg = self.cur_nimg
+        stop = False  # every rank stops after the same step: a request on any one counts
         try:
-            while not self.done and not self._stop_requested:
+            while not self.done and not stop:
                 self.step()
                 bar.update(self.opts.batch)
                 bar.set_postfix(kimg=f"{self.cur_nimg / 1000:.2f}", refresh=False)
@@ -227,7 +259,8 @@ class TrainingLoop:
                 if tick_done or self.done:
                     self.end_tick()
                 faults.crash_if_passed(start_nimg, self.cur_nimg)  # tests only: WAIFUGAN_FAULT
-            if self._stop_requested and not self.done:
+                stop = distributed.any_rank(self._stop_requested, self.dist, self.device)
+            if stop and not self.done:
                 self.log.line(f"stop requested at {self.cur_nimg / 1000:.3f} kimg")
                 self.save()
         finally:
@@ -311,7 +344,8 @@ class TrainingLoop:
         return path
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue exactly: weights, optimizers, counters, RNG."""
+        """Everything needed to continue exactly: weights, optimizers, counters (random numbers
+        are derived from the seed and the step, chunks.py: no generator state to save)."""
         return {
             **setup.network_state(self.nets),
             "cur_nimg": self.cur_nimg,
@@ -320,7 +354,6 @@ class TrainingLoop:
             "tick_start_nimg": self.tick_start_nimg,
             "pl_mean": self.pl_mean.detach().cpu(),
             "augment": self.augment.state_dict(),
-            "rng": setup.rng_state(self.device),
             "options": self.opts.to_dict(),
         }
 
@@ -334,4 +367,3 @@ class TrainingLoop:
         self.tick_start_nimg = int(state.get("tick_start_nimg", self.cur_nimg))
         self.pl_mean = state.get("pl_mean", torch.zeros([])).to(self.device)
         self.augment.load_state_dict(state.get("augment"))
-        setup.restore_rng_state(state.get("rng", {}), self.device)

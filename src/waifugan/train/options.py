@@ -72,6 +72,11 @@ class TrainOptions:
     noise: bool = True  # per-pixel noise inputs in G (off for flat-shaded art on CPU presets)
     keep: int = 0  # checkpoints kept: the newest N (0 = all); the one a resume needs stays
     keep_every_kimg: float = 0  # with keep: also the first checkpoint of every M kimg (0 = none)
+    # Processes and precision (train/distributed.py, networks/precision.py).
+    batch_gpu: int | None = None  # images per process per pass (less than its share: accumulate)
+    precision: str = "fp16"  # the num_fp16_res blocks on CUDA: fp16 | bf16 | fp32 (all FP32)
+    channels_last: bool = False  # NHWC activations in the mixed-precision blocks (CUDA)
+    dist_timeout_s: float = 1800  # a process silent this long stops the run (several processes)
 
     def G_config(self) -> GeneratorConfig:
         """Generator constructor arguments."""
@@ -82,8 +87,8 @@ class TrainOptions:
             map_depth=self.map_depth,
             channel_base=self.cbase,
             channel_max=self.cmax,
-            num_fp16_res=self.num_fp16_res,
-            conv_clamp=self.conv_clamp,
+            num_fp16_res=0 if self.precision == "fp32" else self.num_fp16_res,
+            conv_clamp=None if self.precision == "fp32" else self.conv_clamp,  # as NVlabs' --fp32
             use_noise=self.noise,
         )
 
@@ -94,8 +99,8 @@ class TrainOptions:
             channel_base=self.cbase,
             channel_max=self.cmax,
             mbstd_group_size=self.mbstd_group,
-            num_fp16_res=self.num_fp16_res,
-            conv_clamp=self.conv_clamp,
+            num_fp16_res=0 if self.precision == "fp32" else self.num_fp16_res,
+            conv_clamp=None if self.precision == "fp32" else self.conv_clamp,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -297,6 +302,15 @@ def validate(opts: TrainOptions) -> None:
             f"--freezed {opts.freezed}: D has {opts.resolution.bit_length() - 3} blocks before its "
             "4x4 epilogue at this resolution",
         ),
+        (
+            opts.batch_gpu is None or opts.batch_gpu >= 1,
+            f"--batch-gpu must be ≥ 1, got {opts.batch_gpu}",
+        ),
+        (
+            opts.precision in ("fp16", "bf16", "fp32"),
+            f"--precision must be fp16, bf16 or fp32, not {opts.precision!r}",
+        ),
+        (opts.dist_timeout_s > 0, f"--dist-timeout must be > 0, got {opts.dist_timeout_s}"),
     ]
     for ok, message in checks:
         if not ok:

@@ -12,6 +12,7 @@ import torch
 from waifugan.networks.discriminator import Discriminator
 from waifugan.networks.generator import Generator
 from waifugan.networks.model_file import load_model, load_weights
+from waifugan.networks.precision import set_mixed_precision
 from waifugan.train.checkpoint import load_checkpoint
 from waifugan.train.options import TrainOptions
 
@@ -40,6 +41,8 @@ def build_networks(opts: TrainOptions, device: torch.device) -> Networks:
     torch.manual_seed(opts.seed)
     G = Generator(opts.G_config()).to(device).train()
     D = Discriminator(opts.D_config()).to(device).train()
+    for net in (G, D):  # bf16 / channels_last in the num_fp16_res blocks (CUDA only)
+        set_mixed_precision(net, opts.precision, opts.channels_last)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     G_opt = _adam(G, *lazy_adam_hyperparameters(opts.glr, opts.pl_interval))
     D_opt = _adam(D, *lazy_adam_hyperparameters(opts.dlr, opts.r1_interval))
@@ -98,22 +101,6 @@ def load_network_state(nets: Networks, state: dict[str, Any], opts: TrainOptions
     nets.G_opt.load_state_dict(state["G_opt"])
     nets.D_opt.load_state_dict(state["D_opt"])
     apply_hyperparameters(nets, opts)
-
-
-def rng_state(device: torch.device) -> dict[str, Any]:
-    """The random generators' states (CPU, and CUDA on a GPU) for a checkpoint."""
-    rng: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        rng["cuda"] = torch.cuda.get_rng_state(device)
-    return rng
-
-
-def restore_rng_state(rng: dict[str, Any], device: torch.device) -> None:
-    """Continue the random streams a checkpoint saved (so a resume is bit-identical)."""
-    if "torch" in rng:
-        torch.set_rng_state(rng["torch"].cpu())
-    if "cuda" in rng and device.type == "cuda":
-        torch.cuda.set_rng_state(rng["cuda"].cpu(), device)
 
 
 def network_state(nets: Networks) -> dict[str, Any]:

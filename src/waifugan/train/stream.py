@@ -21,7 +21,9 @@ def real_batches(
     device: torch.device,
 ) -> Generator[torch.Tensor, None, None]:  # [batch / world_size, 3, H, W] float32 in [-1, 1]
     """This rank's share of every batch, continuing the sampling order at `start_nimg`."""
-    sampler = InfiniteSampler(len(dataset), opts.seed, dist.rank, dist.world_size, start_nimg)
+    sampler = InfiniteSampler(
+        len(dataset), opts.seed, dist.rank, dist.world_size, start_nimg, batch=opts.batch
+    )
     loader = torch.utils.data.DataLoader(
         dataset,
         sampler=sampler,
