@@ -1,4 +1,4 @@
-"""`waifugan demo`: train briefly on the built-in faces, export, and draw a grid."""
+"""`waifugan demo`: the bundled model shown off, then fine-tuned on the built-in faces."""
 
 from __future__ import annotations
 
@@ -11,15 +11,19 @@ from waifugan.cli import add_device_option, formatter
 
 def register(subparsers: Any) -> None:
     """Add the `demo` subcommand."""
+    from waifugan.demo import DEMO_TAG, FINE_TUNE_KIMG
+
     p = subparsers.add_parser(
         "demo",
-        help="train a few minutes on the built-in faces and draw a grid",
-        description="Train the cpu32 network on 600 built-in 32 px faces, export the model and "
-        "draw a grid of faces. No data or downloads needed.",
+        help="show the bundled model, then fine-tune it on built-in faces with one tag",
+        description="Draw a grid, a latent-walk video and a style-mixing grid from the bundled "
+        f"model; then select the built-in faces tagged {DEMO_TAG} with prepare --tags, "
+        "fine-tune the bundled model on them (train --init, ADA, Freeze-D) and draw the same "
+        "seeds before and after. No data or downloads needed.",
         formatter_class=formatter,
     )
-    p.add_argument("--outdir", default="demo-out", help="where to write the run, model and grid")
-    p.add_argument("--kimg", type=float, default=15.0, help="training length in kimg")
+    p.add_argument("--outdir", default="demo-out", help="where to write everything")
+    p.add_argument("--kimg", type=float, default=FINE_TUNE_KIMG, help="fine-tuning length in kimg")
     add_device_option(p)
     p.set_defaults(func=run)
 
@@ -32,11 +36,8 @@ def run(args: argparse.Namespace) -> int:
     result = run_demo(args.outdir, args.kimg, args.device)
     minutes = (time.perf_counter() - started) / 60
     print(f"\ndemo finished in {minutes:.1f} min")
-    print(
-        f"  training run: {result.run_dir}  (fakes*.png show progress; TensorBoard: "
-        f"tensorboard --logdir {result.run_dir.parent})"
-    )
-    print(f"  model:        {result.model}")
-    print(f"  faces:        {result.grid}")
+    for name, path in result.outputs.items():
+        print(f"  {name + ':':<18}{path}")
+    print("  the page:         waifugan serve   (then open http://127.0.0.1:8000/)")
     print(f"  {CREDIT}")
     return 0
