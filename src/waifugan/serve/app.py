@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import os
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from waifugan.cards.card import CardWriter
 from waifugan.networks.generator import Generator
@@ -45,6 +48,40 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 class BadRequestError(ValueError):
     """A query value out of bounds; becomes a 400 JSON answer."""
+
+
+class JSONErrors:
+    """ASGI wrapper turning an app's plain-text error answers into the `{"error": ...}` JSON
+    of every other route: StaticFiles answers a malformed or unsatisfiable Range header
+    itself (400 / 416 text/plain), past the exception handlers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start: Message | None = None
+        body = b""
+
+        async def send_json_errors(message: Message) -> None:
+            nonlocal start, body
+            if message["type"] == "http.response.start" and message["status"] >= 400:
+                start = message  # held until the body is known
+            elif start is not None and message["type"] == "http.response.body":
+                body += message.get("body", b"")
+                if not message.get("more_body", False):
+                    text = body.decode("utf-8", "replace").strip()
+                    text = text or HTTPStatus(start["status"]).phrase.lower()
+                    payload = json.dumps({"error": text}).encode()
+                    kept = [(k, v) for k, v in start["headers"]
+                            if k.lower() not in (b"content-type", b"content-length")]  # fmt: skip
+                    headers = [*kept, (b"content-type", b"application/json"),
+                               (b"content-length", str(len(payload)).encode())]  # fmt: skip
+                    await send({**start, "headers": headers})
+                    await send({"type": "http.response.body", "body": payload})
+            else:
+                await send(message)
+
+        await self.app(scope, receive, send_json_errors)
 
 
 def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -140,7 +177,7 @@ def create_app(
     _add_error_handlers(app)
     _add_face_routes(app, renderer, cfg, G.img_resolution)
     _add_card_and_health_routes(app, card_service, renderer, cfg, G.img_resolution)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", JSONErrors(StaticFiles(directory=STATIC_DIR)), name="static")
     return app
 
 
