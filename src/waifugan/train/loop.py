@@ -270,6 +270,10 @@ class TrainingLoop:
                 signal.signal(sig, handler)
             self.log.close()
 
+    def request_stop(self) -> None:
+        """Finish this step, write a checkpoint and return from run(), as SIGTERM does."""
+        self._request_stop(signal.SIGTERM, None)
+
     def _request_stop(self, signum: int, frame: object) -> None:
         # The same stop often arrives twice at once (a scheduler signalling the process and its
         # group, Ctrl-C forwarded by the --restarts supervisor): one request within a second.
