@@ -35,7 +35,7 @@ from waifugan.prepare.sources import Item
 MAX_PIXELS = 2**24  # 16.7 Mpx: declared sizes up to here are decoded, bigger ones refused
 TIME_LIMIT_S = 2.0  # per file; a 128 px face decodes in about a millisecond
 MEMORY_HEADROOM = 1536 * 2**20  # address space a decode may add (16.7 Mpx RGBA is 64 MiB)
-DECODE_CASES, WORKER_CASES = 2000, 300
+DECODE_CASES, WORKER_CASES = 1500, 300
 
 
 def _picture(width: int = 40, height: int = 32) -> Image.Image:

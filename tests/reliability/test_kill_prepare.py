@@ -1,10 +1,13 @@
 """kill -9 at random moments of `waifugan prepare`, then the same command again.
 
-400 faces of the shared adventurer set (no detection, 128 → 64 px, two workers). The main
-process is SIGKILLed at seeded random moments spread over a whole run (start-up, workers
-busy, zip assembly, report), its orphaned workers are then killed too, and the same command
-is rerun; after the kills a last rerun finishes. The dataset must be byte-identical to an
-uninterrupted run's.
+400 faces of the shared adventurer set (no detection, 128 → 64 px, two workers). Each run
+is SIGKILLed at a seeded random point of its progress: during start-up (a random delay
+before any input is journaled) or once a random number of further inputs are journaled
+(workers busy, zip being assembled); its orphaned workers are killed too and the same
+command is rerun, which resumes. After the kills a last rerun finishes: the dataset must be
+byte-identical to an uninterrupted run's. In-process tests below put a "kill" (an exception
+nothing catches) at the exact points a random kill rarely hits: after the report, before
+the move into place; after the move, before the work folder is deleted; in the deletion.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.helpers import figure, waifugan
+from tests.reliability.helpers import figure, waifugan, wait_until
 from waifugan.data.dataset import ImageDataset
 from waifugan.errors import WaifuganError
 from waifugan.prepare.config import PrepareConfig
@@ -41,17 +44,25 @@ def _run(args: list[str]) -> tuple[int, str, float]:
     return proc.returncode, output, time.monotonic() - started
 
 
-def _run_and_kill(args: list[str], delay: float) -> int | None:
-    """Start, SIGKILL the main process after `delay` s (None if it had already exited),
-    then its orphaned workers."""
+def _journaled(work: Path) -> int:
+    journal = work / "journal.jsonl"
+    return journal.read_bytes().count(b"\n") if journal.is_file() else 0
+
+
+def _run_and_kill(args: list[str], work: Path, delay: float | None, lines: int) -> bool:
+    """Start; SIGKILL the main process after `delay` s or, with delay None, once the journal
+    holds `lines` lines; then its orphaned workers. False if it finished first."""
     proc = waifugan(args, start_new_session=True)
     try:
-        proc.wait(timeout=delay)
-        return proc.returncode
-    except Exception:
+        if delay is not None:
+            time.sleep(delay)
+        else:
+            wait_until(lambda: _journaled(work) >= lines, proc, timeout=120)
+        if proc.poll() is not None:
+            return False
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-        return None
+        return True
     finally:
         time.sleep(0.2)
         with contextlib.suppress(ProcessLookupError):
@@ -67,24 +78,27 @@ def test_sigkill_during_prepare_then_rerun_gives_the_same_bytes(shared_dir, asse
 
     rng = random.Random(15)
     killed = tmp_path / "killed.zip"
-    kills, finished_early = [], 0
-    for _ in range(KILLS):
-        delay = rng.uniform(0.3, seconds * 0.9)
-        code = _run_and_kill(_prepare(source, killed), delay)
-        if code is None:
-            kills.append(round(delay, 2))
-        else:
-            finished_early += 1
-            assert code in (0, 2)  # 2: "already exists" once a killed run had finished
-            if code == 0:
-                break
+    work = tmp_path / "killed.zip.partial"
+    points: list[str] = []
+    for kill in range(KILLS):
+        done = _journaled(work)
+        if kill % 3 == 0:  # start-up: imports, the fork server, recovering the journal
+            delay, lines = rng.uniform(0.2, 1.5), 0
+            point = f"{delay:.1f}s"
+        else:  # busy: a random number of further inputs in (journal groups of up to 64)
+            delay, lines = None, done + rng.randint(1, max(LIMIT - done - 1, 1))
+            point = f"{lines} journaled"
+        if not _run_and_kill(_prepare(source, killed), work, delay, lines):
+            break  # it finished first
+        points.append(f"{point}: {_journaled(work)} journaled at the kill")
     if not killed.exists():
         code, output, _ = _run(_prepare(source, killed))
         assert code == 0, output
     assert killed.read_bytes() == clean.read_bytes()
     assert not killed.with_name(killed.name + ".partial").exists()
-    figure("prepare-sigkill", images=LIMIT, kills=len(kills), kill_times_s=kills,
-           run_s=round(seconds, 1), finished_before_kill=finished_early)  # fmt: skip
+    assert len(points) >= KILLS - 1, points
+    figure("prepare-sigkill", images=LIMIT, kills=len(points), points=points,
+           uninterrupted_s=round(seconds, 1))  # fmt: skip
 
 
 class _Killed(BaseException):
