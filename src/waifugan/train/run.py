@@ -91,7 +91,9 @@ def _train(
     dist_info: distributed.DistInfo,
 ) -> Path:
     if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
+        # Fixed shapes: let cuDNN time its kernels and keep the fastest (not under
+        # torch.use_deterministic_algorithms, where exact repeats matter more than speed).
+        torch.backends.cudnn.benchmark = not torch.are_deterministic_algorithms_enabled()
         # TF32 off, as NVlabs: FP16 runs the costly high-resolution blocks; TF32 would speed up
         # only the small FP32 ones, at 10-bit mantissas in the R1 and path-length gradients.
         torch.backends.cuda.matmul.allow_tf32 = False
