@@ -135,9 +135,9 @@ def register(subparsers: Any) -> None:
         type=int,
         default=0,
         metavar="N",
-        help="run training as a child process and rerun it with --resume after a crash (non-zero "
-        "exit, or killed by a signal other than SIGINT/SIGTERM), up to N times; a crash at the "
-        "same kimg twice in a row stops",
+        help="run training as a child process and rerun it with --resume after a crash (a "
+        "non-zero exit other than 2, a refusal with a message, or killed by a signal other than "
+        "SIGINT/SIGTERM), up to N times; a crash at the same kimg twice in a row stops",
     )
     p.add_argument(
         "--restart-delay",
