@@ -46,7 +46,7 @@ def test_p_rises_when_d_overfits_a_dozen_images(tmp_path):
     data = write_blob_zip(tmp_path / "dozen.zip", count=12)
     flags = tiny_flags(data, tmp_path / "runs", kimg=0.32, tick_kimg=0.064, snap=100,
                        ada_kimg=2, glr=1e-5, dlr=0.01, gamma=0.0, pl_weight=0.0,
-                       diffaug="none")  # fmt: skip
+                       diffaug="none", aug="ada")  # fmt: skip
     run_dir = run_train(flags)
     records = ticks(run_dir)
     p = [t["augment_p"] for t in records]
@@ -61,7 +61,7 @@ def test_p_stays_near_zero_when_d_does_not_overfit(tmp_path):
     # below the target, so p only ever makes a step or two away from 0.
     data = write_blob_zip(tmp_path / "many.zip", count=1000)
     flags = tiny_flags(data, tmp_path / "runs", kimg=0.32, tick_kimg=0.064, snap=100, ada_kimg=2,
-                       diffaug="none")  # fmt: skip
+                       diffaug="none", aug="ada")  # fmt: skip
     p = [t["augment_p"] for t in ticks(run_train(flags))]
     assert max(p) <= 0.032, p  # 0.016 per interval
 
@@ -84,7 +84,7 @@ def _interrupt_at(step: int):
 
 def test_resume_restores_p_and_the_sign_statistic_exactly(blob_zip, tmp_path):
     # ADA starts at p = 0.2 (augmenting from the first step) and moves 0.032 per interval.
-    flags = dict(kimg=0.096, p=0.2, ada_kimg=1.0)
+    flags = dict(kimg=0.096, p=0.2, ada_kimg=1.0, aug="ada")
     run_a = run_train(tiny_flags(blob_zip, tmp_path / "a", **flags))
     run_b = run_train(tiny_flags(blob_zip, tmp_path / "b", **flags), on_step=_interrupt_at(6))
     interrupted = load_checkpoint(run_b / "checkpoint-000000.pt")["augment"]
@@ -189,4 +189,4 @@ def test_train_flags_reach_the_options(blob_zip, capsys):
     assert (options["target"], options["ada_kimg"], options["freezed"]) == (0.7, 50, 1)
     assert main(["train", "--data", str(blob_zip), "--dry-run"]) == 0
     defaults = json.loads(capsys.readouterr().out)
-    assert (defaults["aug"], defaults["augpipe"], defaults["ada_kimg"]) == ("ada", "bgc", 20)
+    assert (defaults["aug"], defaults["augpipe"], defaults["ada_kimg"]) == ("none", "bgc", 20)

@@ -75,5 +75,6 @@ def test_a_signal_to_the_process_group_checkpoints_and_resume_continues(
     assert resumed.returncode == 0, output
     final = sorted(run_dir.glob("checkpoint-*.pt"))[-1]
     assert load_checkpoint(final)["cur_nimg"] == stopped_nimg + 16
-    kimgs = [json.loads(line)["kimg"] for line in (run_dir / "stats.jsonl").read_text().splitlines()]
+    lines = (run_dir / "stats.jsonl").read_text().splitlines()
+    kimgs = [json.loads(line)["kimg"] for line in lines]
     assert kimgs == sorted(kimgs)

@@ -139,13 +139,16 @@ PRESETS: dict[str, Preset] = {
         dlr=0.0025, z_dim=128, w_dim=128, map_depth=2, cbase=2048, cmax=64, mbstd_group=4,
         ema_kimg=2.0, ema_rampup=0.05, workers=1, pl_weight=0.0, style_mixing=0.0,
         noise=False, diffaug="color,translation,cutout",
-        # ~50 kimg per hour on 2 cores: p can cross 0 → 1 within a CPU run (GPU presets: 500)
-        ada_kimg=20,
+        # From scratch on thousands of faces DiffAugment is enough; ADA on top (ada_kimg 20)
+        # read the early, easy win of D as overfitting, p reached 0.37 by 13 kimg and G drew
+        # the same diagonal stripes in every face (benchmarks/RESULTS.md). Fine-tuning (--init)
+        # turns ADA on; ada_kimg 20: p can cross 0 → 1 within a CPU run (GPU presets: 500).
+        aug="none", ada_kimg=20,
     )),
     "cpu32": Preset(32, dict(
         kimg=50, tick_kimg=1, snap=5, batch=16, gamma=0.0128, glr=0.0025,
         dlr=0.0025, z_dim=64, w_dim=64, map_depth=2, cbase=2048, cmax=64, mbstd_group=4,
-        ema_kimg=2.0, ema_rampup=0.05, workers=1, ada_kimg=20,
+        ema_kimg=2.0, ema_rampup=0.05, workers=1, aug="none", ada_kimg=20,
         noise=False, diffaug="color,translation,cutout",
         # As NVlabs' 32 px CIFAR config: no path-length regularization or style mixing at
         # this size; they cost ~20 % of the step and help little.

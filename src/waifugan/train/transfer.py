@@ -80,13 +80,14 @@ def load_source(path: str, device: torch.device | str = "cpu") -> Source:
 
 def fine_tune_defaults(path: str, preset_ada_kimg: float) -> dict[str, Any]:
     """Options a run started from `path` defaults to: the source's network shape (so every
-    weight fits), no EMA ramp-up, and ADA at least as quick as FINE_TUNE_ADA_KIMG."""
+    weight fits), no EMA ramp-up, and ADA on (small data is what fine-tuning is for), at
+    least as quick as FINE_TUNE_ADA_KIMG."""
     source = load_source(path)
     config = source.G_config
     values: dict[str, Any] = {
         opt: config[key] for key, opt in _NETWORK_KEYS.items() if key in config
     }
-    values.update(ema_rampup=None, ada_kimg=min(preset_ada_kimg, FINE_TUNE_ADA_KIMG))
+    values.update(aug="ada", ema_rampup=None, ada_kimg=min(preset_ada_kimg, FINE_TUNE_ADA_KIMG))
     return values
 
 
