@@ -150,6 +150,9 @@ class FaceRenderer:
             faces = None
             failure: BaseException = error
         with self._lock:
+            # Counted before any waiter is woken: a client that got its face reads a count
+            # that includes it (the event loop answers while this thread still holds the lock).
+            self.rendered += len(jobs)
             for i, (key, future) in enumerate(jobs):
                 self._inflight.pop(key, None)
                 if faces is None:
@@ -160,7 +163,6 @@ class FaceRenderer:
                     self._cache[key] = faces[i]
                     while len(self._cache) > self.cache_size:
                         self._cache.popitem(last=False)
-            self.rendered += len(jobs)
 
     @torch.no_grad()
     def render(self, keys: Sequence[FaceKey]) -> list[Face]:
