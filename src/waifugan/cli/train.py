@@ -103,7 +103,8 @@ def register(subparsers: Any) -> None:
         choices=["ada", "fixed", "none"],
         default=None,
         help="augment everything D sees: ada adapts p to D's overfitting, fixed uses --p "
-        "(default: ada)",
+        "(default: ada on GPU presets and with --init; none on CPU presets, which use "
+        "--diffaug when training from scratch)",
     )
     p.add_argument(
         "--augpipe",
