@@ -29,11 +29,11 @@ PS = (0.2, 0.6, 1.0)
 
 def step_share(loop, p: float, rounds: int) -> dict[str, tuple[float, float]]:
     """Median wall and CPU seconds of a 16-step cycle at p = 0 and at p, interleaved."""
-    assert loop.augment_pipe is not None
+    assert loop.augment.pipe is not None
     times: dict[tuple[str, float], list[float]] = {}
     for _ in range(rounds):
         for value in (0.0, p):
-            loop.augment_pipe.p = value
+            loop.augment.pipe.p = value
             wall, cpu = time.perf_counter(), time.process_time()
             for _ in range(CYCLE):
                 loop.step()

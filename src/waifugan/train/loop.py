@@ -12,25 +12,29 @@ snapshot writes in snapshot.py and the per-tick records in stats.py.
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from waifugan.data.dataset import ImageDataset
-from waifugan.errors import WaifuganError
 from waifugan.networks.generator import mix_ws
 from waifugan.train import chunks, distributed, faults, losses, setup, snapshot, transfer
-from waifugan.train.augment import AugmentPipe
 from waifugan.train.checkpoint import save_checkpoint
 from waifugan.train.d_augment import DAugment
 from waifugan.train.options import TrainOptions
 from waifugan.train.rundir import append_metrics, checkpoint_name, prune_checkpoints
-from waifugan.train.stats import RunLog, TickStats, non_finite, tick_line, tick_record
+from waifugan.train.stats import (
+    RunLog,
+    TickStats,
+    progress_bar,
+    raise_if_non_finite,
+    tick_line,
+    tick_record,
+)
+from waifugan.train.stop import StopRequests
 from waifugan.train.stream import real_batches
 
 # What training calls at snapshots with G_ema: metric name → value (see metrics.registry).
@@ -49,13 +53,8 @@ class TrainingLoop:
         dist_info: distributed.DistInfo | None = None,
         resume_state: dict[str, Any] | None = None,
         on_step: Callable[[TrainingLoop], None] | None = None,
-        evaluate: Evaluate | None = None,
+        evaluate: Evaluate | None = None,  # required when opts.metrics (run.train checks)
     ) -> None:
-        if opts.metrics and evaluate is None:
-            raise WaifuganError(
-                f"metrics {', '.join(opts.metrics)} need an evaluator: pass "
-                "evaluate=waifugan.metrics.registry.snapshot_evaluator(opts.metrics, opts.data)"
-            )
         self.opts = opts
         self.run_dir = run_dir
         self.dataset = dataset
@@ -79,8 +78,7 @@ class TrainingLoop:
         self.augment = DAugment(opts)  # everything D sees; ADA adjusts its p
         self.frozen_d = transfer.frozen_d_blocks(self.D, opts.freezed)  # Freeze-D
         self.started_from: dict[str, Any] | None = None  # the --init source, for options.json
-        self._stop_requested = False
-        self._stop_time = 0.0  # when the first stop signal came (time.monotonic)
+        self._stop = StopRequests()  # SIGINT / SIGTERM: finish the step, checkpoint, return
         self._tick_stats = TickStats()
         if opts.init and resume_state is None:
             modules = dict(self.nets.modules())
@@ -92,11 +90,6 @@ class TrainingLoop:
         for module in (self.G, self.D, self.G_ema):
             distributed.broadcast_module(module, self.dist)
         self._reals = real_batches(dataset, opts, self.dist, self.cur_nimg, device)
-
-    @property
-    def augment_pipe(self) -> AugmentPipe | None:
-        """The ADA pipe (None with --aug none); setting its p changes what D sees."""
-        return self.augment.pipe
 
     # -- the step -----------------------------------------------------------------------------
 
@@ -237,52 +230,34 @@ class TrainingLoop:
         """Train until done or until SIGINT/SIGTERM (then checkpoint and return)."""
         if self.cur_nimg == 0 and self.dist.is_main:
             snapshot.write_start_images(self.run_dir, self.dataset, self.G_ema)
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-        for sig in previous:
-            signal.signal(sig, self._request_stop)
-        total = int(self.opts.kimg * 1000)
-        bar = tqdm(
-            total=total, initial=min(self.cur_nimg, total), unit="img", unit_scale=True,
-            dynamic_ncols=True, disable=not self.dist.is_main, desc="train", mininterval=1.0,
-        )  # fmt: skip
+        bar = progress_bar(int(self.opts.kimg * 1000), self.cur_nimg, self.dist.is_main)
         self._tick_start_time = time.perf_counter()
         start_nimg = self.cur_nimg
         stop = False  # every rank stops after the same step: a request on any one counts
-        try:
-            while not self.done and not stop:
-                self.step()
-                bar.update(self.opts.batch)
-                bar.set_postfix(kimg=f"{self.cur_nimg / 1000:.2f}", refresh=False)
-                if self.on_step is not None:
-                    self.on_step(self)
-                tick_done = self.cur_nimg >= self.tick_start_nimg + self.opts.tick_kimg * 1000
-                if tick_done or self.done:
-                    self.end_tick()
-                faults.crash_if_passed(start_nimg, self.cur_nimg)  # tests only: WAIFUGAN_FAULT
-                stop = distributed.any_rank(self._stop_requested, self.dist, self.device)
-            if stop and not self.done:
-                self.log.line(f"stop requested at {self.cur_nimg / 1000:.3f} kimg")
-                self.save()
-        finally:
-            bar.close()
-            self._reals.close()  # shuts the DataLoader workers down after the checkpoint
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            self.log.close()
+        with self._stop.installed():
+            try:
+                while not self.done and not stop:
+                    self.step()
+                    bar.update(self.opts.batch)
+                    bar.set_postfix(kimg=f"{self.cur_nimg / 1000:.2f}", refresh=False)
+                    if self.on_step is not None:
+                        self.on_step(self)
+                    tick_done = self.cur_nimg >= self.tick_start_nimg + self.opts.tick_kimg * 1000
+                    if tick_done or self.done:
+                        self.end_tick()
+                    faults.crash_if_passed(start_nimg, self.cur_nimg)  # tests: WAIFUGAN_FAULT
+                    stop = distributed.any_rank(self._stop.requested, self.dist, self.device)
+                if stop and not self.done:
+                    self.log.line(f"stop requested at {self.cur_nimg / 1000:.3f} kimg")
+                    self.save()
+            finally:
+                bar.close()
+                self._reals.close()  # shuts the DataLoader workers down after the checkpoint
+                self.log.close()
 
     def request_stop(self) -> None:
         """Finish this step, write a checkpoint and return from run(), as SIGTERM does."""
-        self._request_stop(signal.SIGTERM, None)
-
-    def _request_stop(self, signum: int, frame: object) -> None:
-        # The same stop often arrives twice at once (a scheduler signalling the process and its
-        # group, Ctrl-C forwarded by the --restarts supervisor): one request within a second.
-        if self._stop_requested and time.monotonic() - self._stop_time > 1.0:
-            raise KeyboardInterrupt  # a second Ctrl-C: stop now, losing only this step
-        if self._stop_requested:
-            return
-        self._stop_requested, self._stop_time = True, time.monotonic()
-        print("\nstopping after this step; writing a checkpoint...", flush=True)
+        self._stop.request()
 
     def end_tick(self) -> None:
         """Log this tick's statistics; snapshot every `snap` ticks and at the end."""
@@ -304,13 +279,8 @@ class TrainingLoop:
 
     def check_finite(self, means: dict[str, float]) -> None:
         """Stop with a clear message instead of writing a poisoned checkpoint."""
-        bad = non_finite(means, (("G", self.G), ("D", self.D), ("G_ema", self.G_ema)))
-        if bad:
-            raise WaifuganError(
-                f"training diverged at {self.cur_nimg / 1000:.3f} kimg: non-finite "
-                f"{', '.join(bad)}. No checkpoint was written for this state; resume from the "
-                "last good one with a lower --glr/--dlr or a higher --gamma"
-            )
+        modules = (("G", self.G), ("D", self.D), ("G_ema", self.G_ema))
+        raise_if_non_finite(means, modules, self.cur_nimg)
 
     def snapshot(self) -> None:
         """fakesNNNNNN.png, checkpoint-NNNNNN.pt and, when configured, metrics."""
@@ -337,14 +307,11 @@ class TrainingLoop:
         path = self.run_dir / checkpoint_name(self.cur_nimg)
         if self.dist.is_main:
             save_checkpoint(self.state_dict(), path)
-            removed = prune_checkpoints(
-                self.run_dir, self.opts.keep, self.opts.keep_every_kimg, protect=path
-            )
+            opts = self.opts
+            removed = prune_checkpoints(self.run_dir, opts.keep, opts.keep_every_kimg, path)
             if removed:
-                self.log.line(
-                    f"--keep {self.opts.keep}: deleted " + ", ".join(p.name for p in removed),
-                    echo=False,
-                )
+                names = ", ".join(p.name for p in removed)
+                self.log.line(f"--keep {opts.keep}: deleted {names}", echo=False)
         return path
 
     def state_dict(self) -> dict[str, Any]:

@@ -75,6 +75,11 @@ def train(
 
     Launched by `distributed.launch` or torchrun, every process calls this and joins the group.
     """
+    if opts.metrics and evaluate is None:
+        raise WaifuganError(
+            f"metrics {', '.join(opts.metrics)} need an evaluator: pass "
+            "evaluate=waifugan.metrics.registry.snapshot_evaluator(opts.metrics, opts.data)"
+        )
     dist_info, device = distributed.init_from_env(resolve_device(opts.device), opts.dist_timeout_s)
     try:
         return _train(opts, resume, evaluate, on_step, device, dist_info)

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
+from waifugan.errors import WaifuganError
 from waifugan.train import distributed
 from waifugan.train.distributed import DistInfo
 from waifugan.train.rundir import LOG_TXT, STATS_JSONL, append_jsonl
@@ -132,3 +134,24 @@ def non_finite(
                 bad.append(f"{name}.{pname}")
                 break
     return bad
+
+
+def raise_if_non_finite(
+    means: dict[str, float], modules: Iterable[tuple[str, torch.nn.Module]], cur_nimg: int
+) -> None:
+    """WaifuganError naming what is non-finite (before a poisoned checkpoint is written)."""
+    bad = non_finite(means, modules)
+    if bad:
+        raise WaifuganError(
+            f"training diverged at {cur_nimg / 1000:.3f} kimg: non-finite "
+            f"{', '.join(bad)}. No checkpoint was written for this state; resume from the "
+            "last good one with a lower --glr/--dlr or a higher --gamma"
+        )
+
+
+def progress_bar(total_nimg: int, cur_nimg: int, enabled: bool) -> tqdm:
+    """The training progress bar in images (rate and ETA), on the main process only."""
+    return tqdm(
+        total=total_nimg, initial=min(cur_nimg, total_nimg), unit="img", unit_scale=True,
+        dynamic_ncols=True, disable=not enabled, desc="train", mininterval=1.0,
+    )  # fmt: skip
