@@ -65,6 +65,14 @@ class GeneratorBase(nn.Module):
     mapping: Any  # z [N, z_dim] → ws [N, num_ws, w_dim]
     synthesis: Any  # ws → img [N, 3, H, W]
 
+    def __init__(self, cfg: Any) -> None:
+        """Keep the config and the sizes it names; the subclass then builds its networks."""
+        super().__init__()
+        self.cfg = cfg
+        self.z_dim = cfg.z_dim
+        self.w_dim = cfg.w_dim
+        self.img_resolution = cfg.img_resolution
+
     def forward(
         self,
         z: torch.Tensor,  # [N, z_dim]

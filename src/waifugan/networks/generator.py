@@ -260,11 +260,7 @@ class Generator(GeneratorBase):
     synthesis: SynthesisNetwork
 
     def __init__(self, cfg: GeneratorConfig) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.z_dim = cfg.z_dim
-        self.w_dim = cfg.w_dim
-        self.img_resolution = cfg.img_resolution
+        super().__init__(cfg)
         self.synthesis = SynthesisNetwork(cfg)
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(cfg, self.num_ws)

@@ -239,11 +239,7 @@ class StyleGAN1Generator(GeneratorBase):
     architecture = "stylegan1"  # the name model files record (networks/model_file.py)
 
     def __init__(self, cfg: StyleGAN1Config) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.z_dim = cfg.z_dim
-        self.w_dim = cfg.w_dim
-        self.img_resolution = cfg.img_resolution
+        super().__init__(cfg)
         self.synthesis = StyleGAN1Synthesis(cfg)
         self.num_ws = self.synthesis.num_ws
         self.mapping = TruncatedMapping(cfg, self.num_ws)
