@@ -53,10 +53,17 @@ class MappingNetwork(nn.Module):
 
     w_avg: torch.Tensor  # [w_dim] running mean of w: the centre of the truncation trick
 
-    def __init__(self, cfg: GeneratorConfig, num_ws: int, w_avg_beta: float = 0.995) -> None:
+    def __init__(
+        self,
+        cfg: GeneratorConfig,
+        num_ws: int,
+        w_avg_beta: float = 0.995,
+        default_cutoff: int | None = None,  # ws the truncation trick moves unless told; None: all
+    ) -> None:
         super().__init__()
         self.num_ws = num_ws
         self.w_avg_beta = w_avg_beta
+        self.default_cutoff = default_cutoff
         dims = [cfg.z_dim] + [cfg.w_dim] * cfg.map_depth
         for i in range(cfg.map_depth):
             layer = EqualizedLinear(dims[i], dims[i + 1], activation="lrelu", lr_multiplier=0.01)
@@ -78,7 +85,8 @@ class MappingNetwork(nn.Module):
             self.update_w_avg(x.detach().mean(dim=0))
         ws = x.unsqueeze(1).repeat(1, self.num_ws, 1)
         if isinstance(psi, torch.Tensor) or psi != 1:  # the truncation trick (StyleGAN §4)
-            cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
+            cutoff = self.default_cutoff if truncation_cutoff is None else truncation_cutoff
+            cutoff = self.num_ws if cutoff is None else cutoff
             ws[:, :cutoff] = self.w_avg.lerp(ws[:, :cutoff], psi)
         return ws
 

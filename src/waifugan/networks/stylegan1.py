@@ -214,24 +214,6 @@ class StyleGAN1Synthesis(nn.Module):
         return self.torgb(x)
 
 
-class TruncatedMapping(MappingNetwork):
-    """The shared mapping network with a model-specific default truncation cutoff."""
-
-    def __init__(self, cfg: StyleGAN1Config, num_ws: int) -> None:
-        super().__init__(cfg.mapping_config(), num_ws)
-        self.default_cutoff = cfg.truncation_cutoff
-
-    def forward(
-        self,
-        z: torch.Tensor,  # [N, z_dim]
-        psi: float | torch.Tensor = 1.0,  # a number, or one per row as [N, 1, 1]
-        truncation_cutoff: int | None = None,
-        update_w_avg: bool = False,
-    ) -> torch.Tensor:  # [N, num_ws, w_dim]
-        cutoff = self.default_cutoff if truncation_cutoff is None else truncation_cutoff
-        return super().forward(z, psi, cutoff, update_w_avg)
-
-
 class StyleGAN1Generator(GeneratorBase):
     """StyleGAN1 generator with the StyleGAN2 generator's interface: `G(z, psi)`, `G.mapping`,
     `G.synthesis`, `G.sample(seeds)`, `num_ws`, `z_dim`, `w_dim`, `img_resolution`."""
@@ -242,7 +224,9 @@ class StyleGAN1Generator(GeneratorBase):
         super().__init__(cfg)
         self.synthesis = StyleGAN1Synthesis(cfg)
         self.num_ws = self.synthesis.num_ws
-        self.mapping = TruncatedMapping(cfg, self.num_ws)
+        # The shared mapping network, with this model's default truncation cutoff.
+        cutoff = cfg.truncation_cutoff
+        self.mapping = MappingNetwork(cfg.mapping_config(), self.num_ws, default_cutoff=cutoff)
 
-    mapping: TruncatedMapping
+    mapping: MappingNetwork
     synthesis: StyleGAN1Synthesis
