@@ -41,9 +41,7 @@ def main() -> int:
                 buf = io.BytesIO()
                 image.resize((SIZE, SIZE), Image.Resampling.LANCZOS).save(buf, format="PNG")
                 dst.writestr(zipfile.ZipInfo(name, STAMP), buf.getvalue())
-            lines = [
-                json.dumps({**r, "image_width": SIZE, "image_height": SIZE}) for r in chosen
-            ]
+            lines = [json.dumps({**r, "image_width": SIZE, "image_height": SIZE}) for r in chosen]
             dst.writestr(zipfile.ZipInfo("metadata.jsonl", STAMP), "\n".join(lines) + "\n")
     print(f"wrote {target} ({target.stat().st_size / 1024:.0f} KiB, {len(chosen)} images)")
     return 0

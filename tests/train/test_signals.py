@@ -46,9 +46,7 @@ def _wait_for_ticks(stats: Path, proc: subprocess.Popen, ticks: int, timeout: fl
 
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_signal_to_the_process_group_checkpoints_and_resume_continues(
-    blob_zip, tmp_path, signum
-):
+def test_a_signal_to_the_process_group_checkpoints_and_resume_continues(blob_zip, tmp_path, signum):
     outdir = tmp_path / "runs"
     proc = _train(
         ["--data", str(blob_zip), "--outdir", str(outdir), "--kimg", "100", "--workers", "2"],
