@@ -14,12 +14,14 @@ from __future__ import annotations
 import _compat_pickle
 import codecs
 import collections
+import contextlib
 import importlib
 import io
 import os
 import pickle
 import types
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -248,9 +250,15 @@ def _damaged(path: Path, error: BaseException) -> WaifuganError:
 def load_pickle(path: str | os.PathLike[str]) -> Any:
     """A plain pickle's top object, through SafeUnpickler (UnsafePickleError if refused)."""
     path = Path(path)
+    with _errors_named(path), open(path, "rb") as f:
+        return SafeUnpickler(f, encoding="latin1").load()
+
+
+@contextlib.contextmanager
+def _errors_named(path: Path) -> Iterator[None]:
+    """Every way reading `path` can fail, as a WaifuganError naming it."""
     try:
-        with open(path, "rb") as f:
-            return SafeUnpickler(f, encoding="latin1").load()
+        yield
     except UnsafePickleError as error:
         raise UnsafePickleError(f"{path}: {error}") from None
     except FileNotFoundError:
@@ -265,19 +273,10 @@ def load_torch_file(path: str | os.PathLike[str]) -> Any:
     """A torch.save file (zip or legacy) through SafeUnpickler: argparse.Namespace and other
     allowed foreign objects come back as stand-ins."""
     path = Path(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            # weights_only=False only because torch refuses a custom pickle_module otherwise;
-            # safety comes from SafeUnpickler, which torch uses for every global.
-            return torch.load(
-                path, map_location="cpu", pickle_module=safe_pickle_module, weights_only=False
-            )
-    except UnsafePickleError as error:
-        raise UnsafePickleError(f"{path}: {error}") from None
-    except FileNotFoundError:
-        raise WaifuganError(f"{path}: no such file") from None
-    except WaifuganError:
-        raise
-    except Exception as error:  # nothing ran (SafeUnpickler), but damage surfaces as anything:
-        raise _damaged(path, error) from error  # UnpicklingError, EOFError, torch's asserts, ...
+    with _errors_named(path), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # weights_only=False only because torch refuses a custom pickle_module otherwise;
+        # safety comes from SafeUnpickler, which torch uses for every global.
+        return torch.load(
+            path, map_location="cpu", pickle_module=safe_pickle_module, weights_only=False
+        )
