@@ -76,3 +76,39 @@ def test_a_signal_to_the_process_group_checkpoints_and_resume_continues(blob_zip
     lines = (run_dir / "stats.jsonl").read_text().splitlines()
     kimgs = [json.loads(line)["kimg"] for line in lines]
     assert kimgs == sorted(kimgs)
+
+
+_STEP_THEN_RAISE = """
+import sys
+from pathlib import Path
+import torch
+sys.path.insert(0, {tests!r})
+from train.conftest import tiny_flags
+from waifugan.data.dataset import ImageDataset
+from waifugan.train.loop import TrainingLoop
+from waifugan.train.options import resolve_options
+
+flags = tiny_flags(Path({data!r}), Path({outdir!r}), workers=2)
+opts = resolve_options(flags.pop("preset"), flags, 16)
+loop = TrainingLoop(opts, Path({outdir!r}), ImageDataset({data!r}), torch.device("cpu"))
+loop.step()  # the DataLoader workers are running now
+raise RuntimeError("failed between steps")
+"""
+
+
+@pytest.mark.slow
+def test_an_error_outside_run_still_lets_the_process_exit(blob_zip, tmp_path):
+    # The workers ignore SIGTERM, which multiprocessing's exit handler relies on to stop them;
+    # a stream nobody closed must still be shut down so the process exits with the error.
+    script = _STEP_THEN_RAISE.format(
+        tests=str(Path(__file__).resolve().parents[1]), data=str(blob_zip), outdir=str(tmp_path)
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the process hung at exit after an error with DataLoader workers running")
+    assert result.returncode == 1
+    assert "RuntimeError: failed between steps" in result.stderr
