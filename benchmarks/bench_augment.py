@@ -96,7 +96,7 @@ def main() -> int:
     print()
     with tempfile.TemporaryDirectory() as tmp:
         data = make_dataset(Path(tmp) / "adv64.zip", 256)
-        loop = make_loop(data, Path(tmp))
+        loop = make_loop(data, Path(tmp), aug="fixed", p=0.0)  # ADA on top of the preset
         for _ in range(CYCLE):  # warm-up
             loop.step()
         rows = []

@@ -53,8 +53,9 @@ def make_dataset(path: Path, count: int, size: int = 64) -> Path:
     return path
 
 
-def make_loop(data: Path, workdir: Path) -> TrainingLoop:
-    opts = resolve_options("cpu64", {"data": str(data), "workers": 1}, 64)
+def make_loop(data: Path, workdir: Path, **overrides: object) -> TrainingLoop:
+    """A cpu64 TrainingLoop on `data`; `overrides` are training options (e.g. aug="fixed")."""
+    opts = resolve_options("cpu64", {"data": str(data), "workers": 1, **overrides}, 64)
     return TrainingLoop(opts, workdir, ImageDataset(data), torch.device("cpu"))
 
 
