@@ -125,6 +125,7 @@ def test_init_from_a_checkpoint_reproduces_its_g_ema_images_at_kimg_0(source_run
         counts = started["parameters"][net]
         assert counts["matched"] > 0 and counts["shape_mismatched"] == counts["new"] == []
     assert options["ema_rampup"] is None and options["cmax"] == 16  # fine-tuning defaults
+    assert options["aug"] == "ada" and options["diffaug"] == "none"
     log = (run_dir / "log.txt").read_text()
     assert "transfer learning from" in log and "shape-mismatched" in log
 

@@ -24,6 +24,9 @@ from waifugan.train.checkpoint import load_checkpoint
 
 # Defaults a fine-tuning run gets unless a flag says otherwise (NVlabs' train.py does the same
 # for a resumed pickle): G starts trained, so no EMA ramp-up, and ADA reacts within 100 kimg.
+# ADA alone, without the CPU presets' DiffAugment: on 200 faces from the bundled model, 8
+# minutes each, FID-1k against held-out faces 148.8 with ADA, 157.0 with ADA + DiffAugment,
+# 177.7 with neither (benchmarks/small_data.py, RESULTS.md).
 FINE_TUNE_ADA_KIMG = 100.0
 # Options that shape the networks, taken from the --init source so its weights fit.
 _NETWORK_KEYS = {"z_dim": "z_dim", "w_dim": "w_dim", "map_depth": "map_depth",
@@ -80,14 +83,15 @@ def load_source(path: str, device: torch.device | str = "cpu") -> Source:
 
 def fine_tune_defaults(path: str, preset_ada_kimg: float) -> dict[str, Any]:
     """Options a run started from `path` defaults to: the source's network shape (so every
-    weight fits), no EMA ramp-up, and ADA on (small data is what fine-tuning is for), at
-    least as quick as FINE_TUNE_ADA_KIMG."""
+    weight fits), no EMA ramp-up, and ADA alone on D's inputs (small data is what fine-tuning
+    is for), at least as quick as FINE_TUNE_ADA_KIMG."""
     source = load_source(path)
     config = source.G_config
     values: dict[str, Any] = {
         opt: config[key] for key, opt in _NETWORK_KEYS.items() if key in config
     }
-    values.update(aug="ada", ema_rampup=None, ada_kimg=min(preset_ada_kimg, FINE_TUNE_ADA_KIMG))
+    values.update(aug="ada", diffaug="none", ema_rampup=None,
+                  ada_kimg=min(preset_ada_kimg, FINE_TUNE_ADA_KIMG))  # fmt: skip
     return values
 
 
