@@ -15,12 +15,10 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from common import table
+from common import Clock, table
 from waifugan.metrics.evaluate import MetricsConfig, run_metrics
-from waifugan.networks.model_file import save_model
 from waifugan.train.options import options_for_data
 from waifugan.train.run import train
 
@@ -30,26 +28,6 @@ VARIANTS: dict[str, dict[str, object]] = {
                 noise=True, diffaug="none", aug="none", workers=2),
     "new": {},
 }  # fmt: skip
-
-
-class Clock:
-    """on_step callback: saves G_ema at each checkpoint minute, stops after the last one."""
-
-    def __init__(self, minutes: list[float], outdir: Path) -> None:
-        self.started = time.perf_counter()
-        self.pending = sorted(minutes)
-        self.outdir = outdir
-        self.saved: list[tuple[float, float, Path]] = []  # (minutes, kimg, model)
-
-    def __call__(self, loop) -> None:  # type: ignore[no-untyped-def]
-        elapsed = (time.perf_counter() - self.started) / 60
-        while self.pending and elapsed >= self.pending[0]:
-            minute = self.pending.pop(0)
-            path = self.outdir / f"g-{minute:g}min.safetensors"
-            save_model(loop.G_ema, path)
-            self.saved.append((minute, loop.cur_nimg / 1000, path))
-        if not self.pending:
-            loop.request_stop()
 
 
 def main() -> int:
@@ -68,7 +46,7 @@ def main() -> int:
                 snap=10**6, **VARIANTS[name],
             ))  # fmt: skip
             train(opts, on_step=clock)
-            for minute, kimg, model in clock.saved:
+            for minute, kimg, _, model in clock.saved:
                 report = run_metrics(MetricsConfig(
                     data=args.data, model=str(model), metrics=("fid2k",), log=False,
                 ))  # fmt: skip

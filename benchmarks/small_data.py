@@ -20,19 +20,17 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
-import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from common import SHARED, table
+from common import SHARED, Clock, table
 from waifugan import load
 from waifugan.bundled import bundled_model_path
 from waifugan.metrics.features import InceptionFeatures
 from waifugan.metrics.registry import evaluate_specs, parse_metric_name
 from waifugan.metrics.samples import DatasetImages, GeneratedImages
-from waifugan.networks.model_file import save_model
 from waifugan.pixels import make_grid, save_image
 from waifugan.prepare.config import PrepareConfig
 from waifugan.prepare.pipeline import prepare
@@ -49,26 +47,6 @@ VARIANTS: dict[str, dict[str, object]] = {
     # What the README recipe and `make demo` run: ADA on top of the preset's DiffAugment.
     "fine-tune + ADA + DiffAug": dict(init="BASE", aug="ada", freezed=1),
 }  # fmt: skip
-
-
-class Clock:
-    """on_step callback: saves G_ema at each checkpoint minute, stops after the last one."""
-
-    def __init__(self, minutes: list[float], outdir: Path) -> None:
-        self.started = time.perf_counter()
-        self.pending = sorted(minutes)
-        self.outdir = outdir
-        self.saved: list[tuple[float, float, float, Path]] = []  # (minute, kimg, p, model)
-
-    def __call__(self, loop) -> None:  # type: ignore[no-untyped-def]
-        elapsed = (time.perf_counter() - self.started) / 60
-        while self.pending and elapsed >= self.pending[0]:
-            minute = self.pending.pop(0)
-            path = self.outdir / f"g-{minute:g}min.safetensors"
-            save_model(loop.G_ema, path)
-            self.saved.append((minute, loop.cur_nimg / 1000, loop.augment.p, path))
-        if not self.pending:
-            loop.request_stop()
 
 
 def split_by_tag(raw: Path, tag: str, count: int, workdir: Path) -> tuple[Path, Path]:
