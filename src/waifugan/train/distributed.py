@@ -103,12 +103,23 @@ def init_from_env(
     if "OMP_NUM_THREADS" not in os.environ:  # share the cores instead of oversubscribing them
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world_size))
     if not dist.is_initialized():
+        _import_torch_modules_that_capture_the_group()
         timeout = datetime.timedelta(seconds=timeout_s)
         backend = "nccl" if device.type == "cuda" else "gloo"
         with _collective("joining the process group", int(os.environ.get("RANK", "0"))):
             dist.init_process_group(backend=backend, timeout=timeout)
     info = DistInfo(dist.get_rank(), dist.get_world_size(), local_rank, local_world_size)
     return info, device
+
+
+def _import_torch_modules_that_capture_the_group() -> None:
+    # The optimizers import torch._dynamo on first use, and importing it (through
+    # torch.distributed._shard) while a process group exists stores references to that group.
+    # destroy_process_group() then leaves the gloo threads running; at exit one of them frees
+    # the last all-reduce's tensors, needs the GIL of a finalizing interpreter and aborts the
+    # process (SIGABRT, "terminate called without an active exception", about 1 run in 30).
+    # Imported before the group exists, they hold nothing and the group really goes away.
+    import torch._dynamo  # noqa: F401
 
 
 def shutdown() -> None:
