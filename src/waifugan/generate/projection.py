@@ -97,9 +97,10 @@ class InceptionDistance:
 
     def __init__(self, device: torch.device) -> None:
         from waifugan.assets import asset_path
+        from waifugan.metrics.features import load_inception
 
-        module = torch.jit.load(str(asset_path("inception-2015-12-05-fid.pt")), map_location=device)
-        self.layers = module.eval().net.layers
+        module = load_inception(str(asset_path("inception-2015-12-05-fid.pt")), str(device))
+        self.layers = module.net.layers
         self.target_feats: list[torch.Tensor] = []
 
     def features(self, img: torch.Tensor) -> list[torch.Tensor]:

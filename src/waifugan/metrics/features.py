@@ -37,7 +37,8 @@ class FeatureExtractor(Protocol):
 
 
 @functools.lru_cache(maxsize=4)
-def _load_inception(path: str, device: str) -> torch.jit.ScriptModule:
+def load_inception(path: str, device: str) -> torch.jit.ScriptModule:
+    """The TorchScript FID Inception at `path` on `device`, in eval mode (cached; shared)."""
     # TorchScript archive: loading runs no Python code (unlike a pickle). torch >= 2.9 flags
     # torch.jit as deprecated; the published FID Inception exists only in this format.
     try:
@@ -89,7 +90,7 @@ class InceptionFeatures:
         self.device = resolve_device(device)
         self.batch_size = batch_size
         self.path = asset_path(INCEPTION_ASSET, override=model_path)
-        self.model = _load_inception(str(self.path), str(self.device))
+        self.model = load_inception(str(self.path), str(self.device))
         # A user-supplied model is not the standard one: keep its features apart in the cache.
         standard = model_path is None
         self.identity = (
