@@ -4,7 +4,7 @@ scratch + ADA on ~200 faces selected by a tag, at equal wall time.
 Not part of `make bench` (it trains for most of an hour): run it alone on a quiet machine,
 
     python benchmarks/small_data.py [--tag glasses] [--count 200] [--minutes 5 10] \
-        [--base MODEL] [--outdir small-data]
+        [--base MODEL] [--variants NAME ...] [--seed N] [--outdir small-data]
 
 The training set is the first `--count` faces carrying `--tag` in the shared adventurer set
 (`prepare --tags TAG --limit COUNT`, 64 px); the held-out set is every other face with that tag.
@@ -92,6 +92,7 @@ def main() -> int:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--fid-images", type=int, default=FID_IMAGES)
     parser.add_argument("--outdir", default="small-data")
+    parser.add_argument("--seed", type=int, default=0, help="training seed of every variant")
     args = parser.parse_args()
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -110,7 +111,7 @@ def main() -> int:
         overrides = {k: (args.base if v == "BASE" else v) for k, v in VARIANTS[name].items()}
         opts = options_for_data(dict(
             data=str(train_zip), outdir=str(run_out), preset="cpu64", kimg=100000, mirror=True,
-            snap=10**6, tick_kimg=1.0, seed=0, **overrides,
+            snap=10**6, tick_kimg=1.0, seed=args.seed, **overrides,
         ))  # fmt: skip
         train(opts, on_step=clock)
         for minute, kimg, p, model in clock.saved:
