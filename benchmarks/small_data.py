@@ -114,6 +114,9 @@ def main() -> int:
             snap=10**6, tick_kimg=1.0, seed=args.seed, **overrides,
         ))  # fmt: skip
         train(opts, on_step=clock)
+        if not clock.saved:  # stopped (Ctrl-C) before its first checkpoint: report what exists
+            print(f"{name}: stopped before {args.minutes[0]:g} minutes", file=sys.stderr)
+            break
         for minute, kimg, p, model in clock.saved:
             scores = (f"{f:.1f}" for f in fids(model, refs, args.fid_images))
             rows.append([name, f"{minute:g}", f"{kimg:.1f}", f"{p:.2f}", *scores])
