@@ -61,7 +61,7 @@ class FeatureStats:
 
     def save(self, path: Path, options: dict[str, object]) -> None:
         """Write atomically to an .npz (plain arrays, loadable without pickle)."""
-        tmp = path.with_name(f".{path.name}.tmp.npz")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")  # one per process
         np.savez(tmp, features=self.features, mean=self.mean, cov=self.cov,
                  options=np.array(json.dumps(options, sort_keys=True)))  # fmt: skip
         os.replace(tmp, path)
@@ -178,7 +178,7 @@ def extract_with_resume(
             num_done = seen
             bar.update(len(batch))
             if partial_path is not None and num_done - last_saved >= PARTIAL_EVERY_IMAGES:
-                tmp = partial_path.with_name(f".{partial_path.name}.tmp.npz")
+                tmp = partial_path.with_name(f".{partial_path.name}.{os.getpid()}.tmp.npz")
                 np.savez(tmp, features=np.concatenate(done))
                 os.replace(tmp, partial_path)
                 last_saved = num_done
