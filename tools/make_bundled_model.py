@@ -1,12 +1,14 @@
 """Write the bundled model (src/waifugan/bundled/) from a finished training run.
 
     python tools/make_bundled_model.py RUN_DIR --tagger TAGGER.safetensors \
-        [--fid10k X] [--hardware TEXT] [--command TEXT]
+        [--fid10k X] [--hardware TEXT] [--command TEXT] [--before-kimg K --before-hours H]
 
 Writes adventurer64.safetensors (the newest valid checkpoint's G_ema), adventurer64.D.safetensors
 (its D, so `train --init` fine-tunes both), adventurer64.tagger.safetensors (a copy of the
 tagger) and adventurer64.md, the model card: data and licence credit, the training command,
 kimg, wall time (summed from stats.jsonl), hardware, FID and the config the test compares.
+A run that continued an earlier model through `--init` (its counters start at zero) names that
+model's kimg and hours with --before-kimg / --before-hours; the card gives the totals.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ def main() -> int:
     parser.add_argument("--hardware", default="2 CPU cores (x86_64, AVX2), no GPU")
     parser.add_argument("--command", default=None, help="the command as typed (else rebuilt)")
     parser.add_argument("--notes", default="", help="extra lines for the card")
+    parser.add_argument("--before-kimg", type=float, default=0.0, help="kimg of the --init model")
+    parser.add_argument("--before-hours", type=float, default=0.0, help="its hours of training")
     args = parser.parse_args()
 
     found = latest_valid_checkpoint(args.run_dir)
@@ -41,7 +45,8 @@ def main() -> int:
     options = state["options"]
     G = load_generator(ckpt_path)
     model = bundled_model_path()
-    extra = {"source": ckpt_path.name, "kimg": state["cur_nimg"] / 1000, "credit": CREDIT}
+    kimg = args.before_kimg + state["cur_nimg"] / 1000
+    extra = {"source": ckpt_path.name, "kimg": kimg, "credit": CREDIT}
     save_model(G, model, extra=extra)
     D = Discriminator(DiscriminatorConfig(**options["D"]))
     D.load_state_dict(state["D"])
@@ -51,14 +56,14 @@ def main() -> int:
     )
 
     ticks = [json.loads(line) for line in (args.run_dir / "stats.jsonl").read_text().splitlines()]
-    hours = sum(t.get("sec_per_tick", 0.0) for t in ticks) / 3600
+    hours = args.before_hours + sum(t.get("sec_per_tick", 0.0) for t in ticks) / 3600
     img_per_s = [t["img_per_s"] for t in ticks if "img_per_s" in t]
     command = args.command or (
         f"waifugan train --data adv64.zip --preset {options['preset']} "
         f"{'--mirror ' if options.get('mirror') else ''}--kimg {options['kimg']:g}"
     )
     card = CARD.format(
-        credit=CREDIT, command=command, kimg=state["cur_nimg"] / 1000, hours=hours,
+        credit=CREDIT, command=command, kimg=kimg, hours=hours,
         rate=sorted(img_per_s)[len(img_per_s) // 2] if img_per_s else 0.0,
         hardware=args.hardware, fid10k=args.fid10k, fid2k=args.fid2k,
         params=sum(p.numel() for p in G.parameters()), notes=args.notes,
