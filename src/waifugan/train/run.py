@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from waifugan.train.rundir import (
     OPTIONS_JSON,
     drop_stats_after,
     find_resume_checkpoint,
+    hold_run_dir,
     latest_valid_checkpoint,
     new_run_dir,
     remove_stale_temp_files,
@@ -113,6 +115,20 @@ def _train(
             print(f"resuming from {resume.checkpoint} ({kimg:.3f} kimg)")
     else:
         run_dir = _create_run(Path(opts.outdir), dataset.name, opts, dist_info)
+    with hold_run_dir(run_dir) if dist_info.is_main else contextlib.nullcontext():
+        return _train_in(opts, resume, evaluate, on_step, device, dist_info, dataset, run_dir)
+
+
+def _train_in(
+    opts: TrainOptions,
+    resume: Resume | None,
+    evaluate: Evaluate | None,
+    on_step: Callable[[TrainingLoop], None] | None,
+    device: torch.device,
+    dist_info: distributed.DistInfo,
+    dataset: ImageDataset,
+    run_dir: Path,
+) -> Path:
     state = resume.state if resume is not None else None
     try:
         loop = TrainingLoop(opts, run_dir, dataset, device, dist_info, state, on_step, evaluate)

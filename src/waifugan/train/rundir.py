@@ -9,6 +9,7 @@
         checkpoint-NNNNNN.pt             complete training state at NNNNNN kimg
         .checkpoint-NNNNNN.pt.*.tmp      a checkpoint being written (a kill's leftover is
                                          removed on resume; never taken for a checkpoint)
+        .lock                            held by the training process (its pid inside)
 
 Training, `waifugan metrics`, `export` and the progress video all go through this module, so a
 name changes in one place.
@@ -16,11 +17,12 @@ name changes in one place.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,55 @@ FAKES_INIT_PNG = "fakes_init.png"
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)\.pt$")
 _FAKES = re.compile(r"^fakes(\d+)\.png$")
 _RUN = re.compile(r"^(\d{5})-")
+LOCK = ".lock"
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; runs there are not guarded against a second trainer
+    fcntl = None  # type: ignore[assignment]
+
+# Lock descriptors this process holds. Forked children (DataLoader workers) close their copies
+# at once: a worker outliving a killed trainer by its few seconds of watchdog would otherwise
+# keep the run locked against the restart.
+_HELD_LOCKS: set[int] = set()
+
+
+def _close_held_locks_in_child() -> None:
+    for fd in _HELD_LOCKS:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_close_held_locks_in_child)
+
+
+@contextlib.contextmanager
+def hold_run_dir(run_dir: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the run directory for one training process, or refuse: two trainers writing one
+    run (a second `--resume latest` while the first still runs) would truncate each other's
+    stats and interleave checkpoints. The OS drops the lock when the process dies, so a
+    killed run leaves nothing stale behind."""
+    path = Path(run_dir) / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                owner = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+                raise WaifuganError(
+                    f"{run_dir} is in use by another training process (pid {owner}); stop "
+                    "it first (Ctrl-C or SIGTERM writes a checkpoint), then resume"
+                ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        _HELD_LOCKS.add(fd)
+        yield
+    finally:
+        _HELD_LOCKS.discard(fd)
+        os.close(fd)  # releases the lock
 
 
 def checkpoint_name(cur_nimg: int) -> str:
