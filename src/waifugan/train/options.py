@@ -133,9 +133,11 @@ PRESETS: dict[str, Preset] = {
     # and collapsed; this one runs ~3x faster. D won from the first kimg (loss/G 4.6-4.9), so
     # everything D sees gets DiffAugment; G used its 64 px noise to fake outlines and covered
     # the faces in grain, so noise is off; path length and style mixing cost ~20 % and help
-    # little at this size (as in NVlabs' 32 px config). Figures: benchmarks/RESULTS.md.
+    # little at this size (as in NVlabs' 32 px config). Batch 8: on this CPU img/s barely
+    # depends on the batch, so half the batch is twice the updates per minute; in equal wall
+    # time it reached FID-2k 280 where batch 16 scored 337. Figures: benchmarks/RESULTS.md.
     "cpu64": Preset(64, dict(
-        kimg=200, tick_kimg=1, snap=5, batch=16, gamma=0.2, glr=0.0025,
+        kimg=200, tick_kimg=1, snap=5, batch=8, gamma=0.2, glr=0.0025,
         dlr=0.0025, z_dim=128, w_dim=128, map_depth=2, cbase=2048, cmax=64, mbstd_group=4,
         ema_kimg=2.0, ema_rampup=0.05, workers=1, pl_weight=0.0, style_mixing=0.0,
         noise=False, diffaug="color,translation,cutout",
