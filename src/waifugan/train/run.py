@@ -115,44 +115,32 @@ def _train(
             print(f"resuming from {resume.checkpoint} ({kimg:.3f} kimg)")
     else:
         run_dir = _create_run(Path(opts.outdir), dataset.name, opts, dist_info)
+    # One trainer per run: a second one is refused before it touches the run's files.
     with hold_run_dir(run_dir) if dist_info.is_main else contextlib.nullcontext():
-        return _train_in(opts, resume, evaluate, on_step, device, dist_info, dataset, run_dir)
-
-
-def _train_in(
-    opts: TrainOptions,
-    resume: Resume | None,
-    evaluate: Evaluate | None,
-    on_step: Callable[[TrainingLoop], None] | None,
-    device: torch.device,
-    dist_info: distributed.DistInfo,
-    dataset: ImageDataset,
-    run_dir: Path,
-) -> Path:
-    state = resume.state if resume is not None else None
-    try:
-        loop = TrainingLoop(opts, run_dir, dataset, device, dist_info, state, on_step, evaluate)
-    except (WaifuganError, KeyError, TypeError, ValueError) as error:
-        if resume is None or str(resume.checkpoint) in str(error):
-            raise
-        # weights that do not fit the options, an optimizer state that does not fit them
-        raise WaifuganError(f"{resume.checkpoint}: cannot be resumed: {error}") from error
-    if dist_info.is_main:
-        if resume is not None:
-            _tidy_resumed_run(run_dir, loop)
-        else:
-            options = {**opts.to_dict(), "num_params": loop.num_params}
-            if loop.started_from is not None:  # --init: the source and what it provided
-                options["started_from"] = loop.started_from
-            (run_dir / OPTIONS_JSON).write_text(json.dumps(options, indent=2) + "\n")
-        split = loop.split
-        processes = f" x {dist_info.world_size} processes" if dist_info.world_size > 1 else ""
-        loop.log.line(
-            f"run {run_dir} on {device}{processes}: {len(dataset)} images at "
-            f"{dataset.resolution}px, batch {opts.batch} ({split.total} chunks of "
-            f"{split.batch_gpu}), {opts.kimg} kimg"
-        )
-    loop.run()
+        state = resume.state if resume is not None else None
+        try:
+            loop = TrainingLoop(opts, run_dir, dataset, device, dist_info, state, on_step, evaluate)
+        except (WaifuganError, KeyError, TypeError, ValueError) as error:
+            if resume is None or str(resume.checkpoint) in str(error):
+                raise
+            # weights that do not fit the options, an optimizer state that does not fit them
+            raise WaifuganError(f"{resume.checkpoint}: cannot be resumed: {error}") from error
+        if dist_info.is_main:
+            if resume is not None:
+                _tidy_resumed_run(run_dir, loop)
+            else:
+                options = {**opts.to_dict(), "num_params": loop.num_params}
+                if loop.started_from is not None:  # --init: the source and what it provided
+                    options["started_from"] = loop.started_from
+                (run_dir / OPTIONS_JSON).write_text(json.dumps(options, indent=2) + "\n")
+            split = loop.split
+            processes = f" x {dist_info.world_size} processes" if dist_info.world_size > 1 else ""
+            loop.log.line(
+                f"run {run_dir} on {device}{processes}: {len(dataset)} images at "
+                f"{dataset.resolution}px, batch {opts.batch} ({split.total} chunks of "
+                f"{split.batch_gpu}), {opts.kimg} kimg"
+            )
+        loop.run()
     return run_dir
 
 
