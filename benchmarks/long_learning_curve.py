@@ -10,7 +10,8 @@ where adv64.zip is `waifugan prepare ../shared/data/adventurer-train-128.zip -o 
 checkpoint minute (wall time from the start of training) its G_ema is saved, and afterwards
 FID-2k (ψ = 1, against the training set) is computed for every saved model. Prints a table.
 `--try` adds a variant of the preset for a tuning sweep (values parsed as JSON, else kept as
-strings, e.g. `b8:batch=8,glr=0.002`); `--keep` keeps the run folders and models there.
+strings, e.g. `b8:batch=8,glr=0.002`; an item without `=` continues the previous value, as in
+`nocolor:diffaug=translation,cutout`); `--keep` keeps the run folders and models there.
 """
 
 from __future__ import annotations
@@ -39,15 +40,21 @@ def parse_variant(text: str) -> tuple[str, dict[str, object]]:
     name, _, spec = text.partition(":")
     if not name or not spec:
         raise argparse.ArgumentTypeError(f"{text!r}: expected NAME:key=value[,key=value]")
-    overrides: dict[str, object] = {}
+    pairs: list[list[str]] = []
     for item in spec.split(","):
         key, eq, raw = item.partition("=")
-        if not eq:
+        if eq:
+            pairs.append([key.strip(), raw])
+        elif pairs:  # a list value: diffaug=translation,cutout
+            pairs[-1][1] += "," + item
+        else:
             raise argparse.ArgumentTypeError(f"{item!r} in {text!r}: expected key=value")
+    overrides: dict[str, object] = {}
+    for key, raw in pairs:
         try:
-            overrides[key.strip()] = json.loads(raw)
+            overrides[key] = json.loads(raw)
         except json.JSONDecodeError:
-            overrides[key.strip()] = raw
+            overrides[key] = raw
     return name, overrides
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import zipfile
@@ -17,7 +18,7 @@ from waifugan.data.dataset import ImageDataset
 from waifugan.errors import WaifuganError
 from waifugan.prepare import distributor
 from waifugan.prepare.config import PrepareConfig
-from waifugan.prepare.pipeline import prepare
+from waifugan.prepare.pipeline import prepare, resolve_upscaler
 from waifugan.prepare.process import TorchNotAllowedError, Worker
 from waifugan.prepare.sources import Item, iter_sources
 from waifugan.prepare.writer import Writer
@@ -215,3 +216,38 @@ def test_helper_hands_waifu2x_work_to_the_pool(tmp_path: Path) -> None:
     pending = distributor._start(pool, batches, 1, Worker(cfg, load_torch=False))  # type: ignore[arg-type]
     assert len(pool.submitted) == 2 and len(pending) == 2  # first batch, then the handed-over one
     assert [r.key for f in pending for r in f.result()] == [i.key for i in items[:4]]
+
+
+def test_auto_upscaler_falls_back_to_lanczos_without_waifu2x_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Offline and without the asset, `--upscale auto` (the default) still prepares, says so,
+    and enlarges small crops with Lanczos; an explicit `--upscale waifu2x` still refuses."""
+    import urllib.request
+
+    def offline(*args: object, **kw: object) -> None:
+        raise OSError("network unreachable")
+
+    monkeypatch.setenv("WAIFUGAN_ASSETS", str(tmp_path / "no-assets"))
+    monkeypatch.setenv("WAIFUGAN_CACHE", str(tmp_path / "no-cache"))
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    src = tmp_path / "src"
+    src.mkdir()
+    _items(src, 3, 64)  # downscaled
+    (src / "small.png").write_bytes(png_bytes(art(7, size=24)))  # enlarged: below 32 px
+    cfg = _cfg(src, tmp_path / "ds.zip", resolution=32, min_size=8, upscale="auto")
+    result = prepare(cfg)
+    assert result.images == 4
+    warning = capsys.readouterr().err
+    assert "waifu2x unavailable" in warning and "Lanczos instead" in warning
+    with zipfile.ZipFile(result.output) as archive:
+        rows = [json.loads(line) for line in archive.read("manifest.jsonl").splitlines()]
+    assert {row["upscale"] for row in rows} == {"lanczos"}
+    with pytest.raises(WaifuganError, match="download"):
+        prepare(dataclasses.replace(cfg, output=str(tmp_path / "w.zip"), upscale="waifu2x"))
+
+
+def test_auto_upscaler_picks_waifu2x_when_its_weights_are_there(assets_dir: Path) -> None:
+    cfg = PrepareConfig(sources=("x",), output="y.zip", upscale="auto")
+    assert resolve_upscaler(cfg).upscale == "waifu2x"
+    assert resolve_upscaler(dataclasses.replace(cfg, upscale="none")).upscale == "none"

@@ -116,7 +116,12 @@ def register(subparsers: Any) -> None:
         help="confirm pHash matches: p99 pixel difference of 16x16 thumbnails",
     )
     g = p.add_argument_group("upscale and resize")
-    g.add_argument("--upscale", choices=UPSCALERS, default=d.upscale, help="small crops")
+    g.add_argument(
+        "--upscale",
+        choices=UPSCALERS,
+        default=d.upscale,
+        help="small crops; auto: waifu2x when its weights are available, else lanczos",
+    )
     g.add_argument("--waifu2x-weights", default=None, help="UpConv7 .npz (default: the asset)")
     g.add_argument(
         "--waifu2x-model",

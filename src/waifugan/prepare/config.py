@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from waifugan.errors import WaifuganError
 from waifugan.pixels import is_valid_resolution
 
-UPSCALERS = ("waifu2x", "lanczos", "none")
+UPSCALERS = ("auto", "waifu2x", "lanczos", "none")
 RESIZE_FILTERS = ("lanczos", "box")
 BORDER_MODES = ("clamp", "replicate", "reflect", "constant")
 FIT_MODES = ("center-crop", "pad", "stretch")
@@ -64,7 +64,7 @@ class PrepareConfig:
     dedup_distance: int = 4  # bits of the 64-bit pHash
     dedup_diff_max: float = 24.0  # confirm on 16x16 thumbnails (dedup.py); 255: pHash only
     # upscale / resize
-    upscale: str = "waifu2x"
+    upscale: str = "auto"  # auto: waifu2x when its weights can be had, else Lanczos
     waifu2x_weights: str | None = None  # explicit .npz path, else the asset
     waifu2x_model: str = "scale"  # or noise1: with light JPEG-noise removal
     device: str = "cpu"  # torch device for waifu2x ("auto": CUDA when available)

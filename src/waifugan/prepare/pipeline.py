@@ -9,7 +9,9 @@ scheduling. This module only enumerates inputs, checks them up front and connect
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from waifugan.assets import asset_path
-from waifugan.errors import WaifuganError
+from waifugan.errors import AssetError, WaifuganError
 from waifugan.prepare.config import WAIFU2X_WEIGHTS_ASSET, PrepareConfig
 from waifugan.prepare.distributor import run_ordered
 from waifugan.prepare.metadata import Selection, iter_selected_items
@@ -75,6 +77,24 @@ def _preflight(cfg: PrepareConfig) -> None:
         asset_path(WAIFU2X_WEIGHTS_ASSET[cfg.waifu2x_model], cfg.waifu2x_weights)
 
 
+def resolve_upscaler(cfg: PrepareConfig) -> PrepareConfig:
+    """`--upscale auto` → waifu2x when its weights can be had, else Lanczos with a warning:
+    a dataset that only needs downscaling must not depend on a download."""
+    if cfg.upscale != "auto":
+        return cfg
+    try:
+        asset_path(WAIFU2X_WEIGHTS_ASSET[cfg.waifu2x_model], cfg.waifu2x_weights)
+    except AssetError as error:
+        print(
+            f"prepare: waifu2x unavailable ({error}); crops smaller than {cfg.resolution} px "
+            "are enlarged with Lanczos instead (--upscale lanczos silences this; set "
+            "WAIFUGAN_ASSETS or --waifu2x-weights to use waifu2x)",
+            file=sys.stderr,
+        )
+        return dataclasses.replace(cfg, upscale="lanczos")
+    return dataclasses.replace(cfg, upscale="waifu2x")
+
+
 def report_dir_for(cfg: PrepareConfig) -> Path:
     """Where report.json and the contact sheets go (next to the dataset, never inside)."""
     if cfg.report_dir:
@@ -113,6 +133,7 @@ def _process_all(cfg: PrepareConfig, work: WorkDir, writer: Writer, report: Repo
 def prepare(cfg: PrepareConfig) -> PrepareResult:
     """Raw illustrations → training dataset (zip or folder) + report; resumable."""
     started = time.perf_counter()
+    cfg = resolve_upscaler(cfg)  # before the fingerprint: a resume must upscale the same way
     output = Path(cfg.output)
     if output.exists() and not cfg.overwrite:
         leftover = WorkDir.leftover(output, cfg.fingerprint())
