@@ -73,18 +73,19 @@ def _preflight(cfg: PrepareConfig) -> None:
     worker = Worker(cfg)
     if cfg.detect:
         _ = worker.detector
-    if cfg.upscale == "waifu2x":  # the weights' checksum, without importing torch here
-        asset_path(WAIFU2X_WEIGHTS_ASSET[cfg.waifu2x_model], cfg.waifu2x_weights)
 
 
 def resolve_upscaler(cfg: PrepareConfig) -> PrepareConfig:
-    """`--upscale auto` → waifu2x when its weights can be had, else Lanczos with a warning:
-    a dataset that only needs downscaling must not depend on a download."""
-    if cfg.upscale != "auto":
+    """Check the waifu2x weights (their checksum, without importing torch here) once, before
+    any work: `--upscale waifu2x` refuses without them; `auto` falls back to Lanczos with a
+    warning, since a dataset that only needs downscaling must not depend on a download."""
+    if cfg.upscale not in ("auto", "waifu2x"):
         return cfg
     try:
         asset_path(WAIFU2X_WEIGHTS_ASSET[cfg.waifu2x_model], cfg.waifu2x_weights)
     except AssetError as error:
+        if cfg.upscale == "waifu2x":
+            raise
         print(
             f"prepare: waifu2x unavailable ({error}); crops smaller than {cfg.resolution} px "
             "are enlarged with Lanczos instead (--upscale lanczos silences this; set "
