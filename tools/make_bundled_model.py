@@ -51,9 +51,9 @@ def main() -> int:
     D = Discriminator(DiscriminatorConfig(**options["D"]))
     D.load_state_dict(state["D"])
     save_discriminator(D, discriminator_path(model), extra=extra)
-    shutil.copyfile(
-        args.tagger, model.with_name(model.name.replace(".safetensors", ".tagger.safetensors"))
-    )
+    tagger = model.with_name(model.name.replace(".safetensors", ".tagger.safetensors"))
+    if Path(args.tagger).resolve() != tagger.resolve():  # re-bundling keeps the tagger in place
+        shutil.copyfile(args.tagger, tagger)
 
     ticks = [json.loads(line) for line in (args.run_dir / "stats.jsonl").read_text().splitlines()]
     hours = args.before_hours + sum(t.get("sec_per_tick", 0.0) for t in ticks) / 3600
@@ -80,8 +80,8 @@ CARD = """# adventurer64 — the model in the box
 A StyleGAN2 generator (64 px) trained by waifugan itself on the shared adventurer set. Commands
 that take a MODEL use it when none is given; `waifugan.load()` returns it.
 
-- **Data**: 10,000 illustrated faces (9,959 after prepare's deduplication), 64x64, x-flips
-  added (`--mirror`). {credit}. Credit it wherever this model or its images are shown.
+- **Data**: 10,000 illustrated faces (9,957 after prepare's filters and deduplication), 64x64,
+  x-flips added (`--mirror`). {credit}. Credit it wherever this model or its images are shown.
 - **Command**: `{command}` (after `waifugan prepare ../shared/data/adventurer-train-128.zip
   -o adv64.zip --resolution 64 --no-detect`)
 - **Trained**: {kimg:.1f} kimg in {hours:.2f} h of wall time, median {rate:.1f} img/s
