@@ -51,7 +51,7 @@ def main() -> int:
     D = Discriminator(DiscriminatorConfig(**options["D"]))
     D.load_state_dict(state["D"])
     save_discriminator(D, discriminator_path(model), extra=extra)
-    tagger = model.with_name(model.name.replace(".safetensors", ".tagger.safetensors"))
+    tagger = model.with_suffix(".tagger.safetensors")  # the name cards.tagger_beside looks for
     if Path(args.tagger).resolve() != tagger.resolve():  # re-bundling keeps the tagger in place
         shutil.copyfile(args.tagger, tagger)
 
