@@ -28,6 +28,7 @@ from waifugan.train.options import TrainOptions
 from waifugan.train.rundir import append_metrics, checkpoint_name, prune_checkpoints
 from waifugan.train.stats import (
     RunLog,
+    SlowdownWatch,
     TickStats,
     progress_bar,
     raise_if_non_finite,
@@ -80,6 +81,7 @@ class TrainingLoop:
         self.started_from: dict[str, Any] | None = None  # the --init source, for options.json
         self._stop = StopRequests()  # SIGINT / SIGTERM: finish the step, checkpoint, return
         self._tick_stats = TickStats()
+        self._slowdown = SlowdownWatch()
         if opts.init and resume_state is None:
             modules = dict(self.nets.modules())
             report, source = transfer.init_weights(modules, opts.init, opts.resolution, device)
@@ -270,6 +272,9 @@ class TrainingLoop:
         )
         self.log.tick(record)
         self.log.line(tick_line(record, means), echo=False)
+        warning = self._slowdown.observe(record["img_per_s"], self.cur_tick, self.device)
+        if warning:
+            self.log.line(warning)
         self.check_finite(means)
         self.cur_tick += 1
         self.tick_start_nimg = self.cur_nimg

@@ -4,7 +4,9 @@ and the per-tick statistics that go into them."""
 from __future__ import annotations
 
 import math
+import os
 import resource
+import statistics
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -111,6 +113,51 @@ def tick_record(
         "img_per_s": round(tick_nimg / max(elapsed_s, 1e-9), 2),
         **{k: round(v, 1) for k, v in peak_memory_mb(device).items()},
     }
+
+
+class SlowdownWatch:
+    """Names a sudden slowdown of training in the log, once per slow spell.
+
+    On a small machine another job on the same cores does not halve training: PyTorch's
+    OpenMP threads wait for a taken core, and 22 img/s measured 1.5 img/s beside a one-thread
+    job. A tick slower than `ratio` times the median of the last `window` normal ticks (after
+    `min_ticks` of them) starts a spell; slow ticks stay out of the median.
+    """
+
+    def __init__(self, ratio: float = 0.4, min_ticks: int = 3, window: int = 20) -> None:
+        self.ratio, self.min_ticks, self.window = ratio, min_ticks, window
+        self._normal: list[float] = []
+        self._in_spell = False
+
+    def observe(self, img_per_s: float, tick: int, device: torch.device) -> str | None:
+        """The warning for this tick's speed when it starts a slow spell, else None."""
+        if len(self._normal) >= self.min_ticks:
+            usual = statistics.median(self._normal)
+            if img_per_s < self.ratio * usual:
+                started, self._in_spell = not self._in_spell, True
+                return slowdown_message(img_per_s, usual, tick, device) if started else None
+        self._in_spell = False
+        self._normal = [*self._normal, img_per_s][-self.window :]
+        return None
+
+
+def slowdown_message(img_per_s: float, usual: float, tick: int, device: torch.device) -> str:
+    """Why a tick may be slow and what to do, with the load average where the OS has one."""
+    text = (
+        f"warning: tick {tick} ran at {img_per_s:.1f} img/s, {100 * img_per_s / usual:.0f}% "
+        f"of this run's usual {usual:.1f} img/s"
+    )
+    if device.type != "cpu":
+        return text + ": is another process using this GPU or the CPU cores that feed it?"
+    try:
+        load = f" (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    except (AttributeError, OSError):
+        load = ""
+    return (
+        f"{text}. Another process is probably sharing the CPU cores{load}; training threads "
+        "slow far more than in proportion when a core is taken. Pause or stop the other job, "
+        "or give each job fewer threads (OMP_NUM_THREADS)"
+    )
 
 
 def tick_line(record: dict[str, Any], means: dict[str, float]) -> str:
