@@ -21,7 +21,12 @@ from pathlib import Path
 from waifugan.bundled import CREDIT, bundled_card_path, bundled_model_path
 from waifugan.export import load_generator
 from waifugan.networks.discriminator import Discriminator, DiscriminatorConfig
-from waifugan.networks.model_file import discriminator_path, save_discriminator, save_model
+from waifugan.networks.model_file import (
+    discriminator_path,
+    save_discriminator,
+    save_model,
+    tagger_path,
+)
 from waifugan.train.rundir import latest_valid_checkpoint
 
 
@@ -51,7 +56,7 @@ def main() -> int:
     D = Discriminator(DiscriminatorConfig(**options["D"]))
     D.load_state_dict(state["D"])
     save_discriminator(D, discriminator_path(model), extra=extra)
-    tagger = model.with_suffix(".tagger.safetensors")  # the name cards.tagger_beside looks for
+    tagger = tagger_path(model)  # where cards.tagger_beside finds it
     if Path(args.tagger).resolve() != tagger.resolve():  # re-bundling keeps the tagger in place
         shutil.copyfile(args.tagger, tagger)
 

@@ -20,6 +20,7 @@ import numpy as np
 from waifugan.cards.lexicon import consistent_tags
 from waifugan.cards.names import character_name
 from waifugan.cards.story import write_story
+from waifugan.networks.model_file import tagger_path
 from waifugan.networks.tagger import Tagger
 
 DEFAULT_THRESHOLD = 0.5  # a tag is on the card when the tagger is at least this sure
@@ -58,9 +59,7 @@ def tagger_beside(model: str | os.PathLike[str]) -> Path | None:
     """The tagger a model carries: MODEL.tagger.safetensors beside a model file, or
     tagger.safetensors inside a run directory; None when there is none."""
     path = Path(model)
-    candidate = (
-        path / "tagger.safetensors" if path.is_dir() else path.with_suffix(".tagger.safetensors")
-    )
+    candidate = path / "tagger.safetensors" if path.is_dir() else tagger_path(path)
     return candidate if candidate.is_file() else None
 
 

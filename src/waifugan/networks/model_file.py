@@ -75,6 +75,11 @@ def discriminator_path(model_path: str | os.PathLike[str]) -> Path:
     return path.with_name(path.name.removesuffix(".safetensors") + ".D.safetensors")
 
 
+def tagger_path(model_path: str | os.PathLike[str]) -> Path:
+    """Where a model file keeps its tagger (character cards): MODEL.tagger.safetensors."""
+    return Path(model_path).with_suffix(".tagger.safetensors")
+
+
 def save_discriminator(
     D: Discriminator, path: str | os.PathLike[str], extra: Mapping[str, Any] | None = None
 ) -> Path:

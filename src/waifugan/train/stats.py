@@ -8,6 +8,7 @@ import os
 import resource
 import statistics
 import sys
+from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -125,8 +126,8 @@ class SlowdownWatch:
     """
 
     def __init__(self, ratio: float = 0.4, min_ticks: int = 3, window: int = 20) -> None:
-        self.ratio, self.min_ticks, self.window = ratio, min_ticks, window
-        self._normal: list[float] = []
+        self.ratio, self.min_ticks = ratio, min_ticks
+        self._normal: deque[float] = deque(maxlen=window)
         self._in_spell = False
 
     def observe(self, img_per_s: float, tick: int, device: torch.device) -> str | None:
@@ -137,7 +138,7 @@ class SlowdownWatch:
                 started, self._in_spell = not self._in_spell, True
                 return slowdown_message(img_per_s, usual, tick, device) if started else None
         self._in_spell = False
-        self._normal = [*self._normal, img_per_s][-self.window :]
+        self._normal.append(img_per_s)
         return None
 
 
