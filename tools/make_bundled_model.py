@@ -2,6 +2,7 @@
 
     python tools/make_bundled_model.py RUN_DIR --tagger TAGGER.safetensors \
         [--fid10k X] [--hardware TEXT] [--command TEXT] [--before-kimg K --before-hours H]
+        [--rate TEXT]
 
 Writes adventurer64.safetensors (the newest valid checkpoint's G_ema), adventurer64.D.safetensors
 (its D, so `train --init` fine-tunes both), adventurer64.tagger.safetensors (a copy of the
@@ -41,6 +42,11 @@ def main() -> int:
     parser.add_argument("--notes", default="", help="extra lines for the card")
     parser.add_argument("--before-kimg", type=float, default=0.0, help="kimg of the --init model")
     parser.add_argument("--before-hours", type=float, default=0.0, help="its hours of training")
+    parser.add_argument(
+        "--rate", default=None,
+        help="median img/s as text for the card (default: from this run's stats.jsonl, which "
+        "holds only the last segment of a run continued with --init)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     found = latest_valid_checkpoint(args.run_dir)
@@ -69,7 +75,7 @@ def main() -> int:
     )
     card = CARD.format(
         credit=CREDIT, command=command, kimg=kimg, hours=hours,
-        rate=sorted(img_per_s)[len(img_per_s) // 2] if img_per_s else 0.0,
+        rate=args.rate or f"{_median(img_per_s):.1f}",
         hardware=args.hardware, fid10k=args.fid10k, fid2k=args.fid2k,
         params=sum(p.numel() for p in G.parameters()), notes=args.notes,
         config=json.dumps(G.cfg.to_dict(), indent=2), options=json.dumps(options, indent=2),
@@ -78,6 +84,10 @@ def main() -> int:
     for path in sorted(model.parent.glob("adventurer64*")):
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0
+
+
+def _median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2] if values else 0.0
 
 
 CARD = """# adventurer64 — the model in the box
@@ -89,7 +99,7 @@ that take a MODEL use it when none is given; `waifugan.load()` returns it.
   x-flips added (`--mirror`). {credit}. Credit it wherever this model or its images are shown.
 - **Command**: `{command}` (after `waifugan prepare ../shared/data/adventurer-train-128.zip
   -o adv64.zip --resolution 64 --no-detect`)
-- **Trained**: {kimg:.1f} kimg in {hours:.2f} h of wall time, median {rate:.1f} img/s
+- **Trained**: {kimg:.1f} kimg in {hours:.2f} h of wall time, median {rate} img/s
 - **Hardware**: {hardware}
 - **Parameters**: G {params:,} (the file also holds w_avg; D and the tagger lie beside it)
 - **FID** (ψ = 1, against the training set, waifugan's Inception-v3 2015-12-05 features):
