@@ -18,6 +18,7 @@ import argparse
 import json
 import shutil
 from pathlib import Path
+from statistics import median_high
 
 from waifugan.bundled import CREDIT, bundled_card_path, bundled_model_path
 from waifugan.export import load_generator
@@ -75,7 +76,7 @@ def main() -> int:
     )
     card = CARD.format(
         credit=CREDIT, command=command, kimg=kimg, hours=hours,
-        rate=args.rate or f"{_median(img_per_s):.1f}",
+        rate=args.rate or f"{median_high(img_per_s) if img_per_s else 0.0:.1f}",
         hardware=args.hardware, fid10k=args.fid10k, fid2k=args.fid2k,
         params=sum(p.numel() for p in G.parameters()), notes=args.notes,
         config=json.dumps(G.cfg.to_dict(), indent=2), options=json.dumps(options, indent=2),
@@ -84,10 +85,6 @@ def main() -> int:
     for path in sorted(model.parent.glob("adventurer64*")):
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0
-
-
-def _median(values: list[float]) -> float:
-    return sorted(values)[len(values) // 2] if values else 0.0
 
 
 CARD = """# adventurer64 — the model in the box
