@@ -124,6 +124,7 @@ def test_init_from_a_checkpoint_reproduces_its_g_ema_images_at_kimg_0(source_run
     for net in ("G", "G_ema", "D"):
         counts = started["parameters"][net]
         assert counts["matched"] > 0 and counts["shape_mismatched"] == counts["new"] == []
+        assert counts["widened"] == []
     assert options["ema_rampup"] is None and options["cmax"] == 16  # fine-tuning defaults
     assert options["aug"] == "ada" and options["diffaug"] == "none"
     log = (run_dir / "log.txt").read_text()
@@ -144,11 +145,25 @@ def test_init_from_a_model_file_starts_d_fresh(source_run, blob_zip, tmp_path):
     assert "fresh: the source has no D" in (run_dir / "log.txt").read_text()
 
 
-def test_init_with_other_channel_counts_loads_what_fits(source_run, blob_zip, tmp_path):
+def test_init_into_a_wider_network_draws_what_the_source_drew(source_run, blob_zip, tmp_path):
     ckpt = source_run / "checkpoint-000000.pt"
     run_dir = run_train(tiny_flags(blob_zip, tmp_path, kimg=0.008, init=str(ckpt), cmax=32))
+    started = json.loads((run_dir / "options.json").read_text())["started_from"]["parameters"]
+    for net in ("G", "G_ema", "D"):
+        assert started[net]["widened"] and started[net]["shape_mismatched"] == []
+    assert "synthesis.b4.conv1.weight" in started["G"]["widened"]
+    assert "G widened: " in (run_dir / "log.txt").read_text()
+    expected = np.asarray(Image.open(source_run / "fakes000000.png")).astype(int)
+    got = np.asarray(Image.open(run_dir / "fakes_init.png")).astype(int)
+    assert np.abs(got - expected).max() <= 1  # float rounding of the wider sums, no more
+
+
+def test_init_into_a_narrower_network_loads_what_fits(source_run, blob_zip, tmp_path):
+    ckpt = source_run / "checkpoint-000000.pt"
+    run_dir = run_train(tiny_flags(blob_zip, tmp_path, kimg=0.008, init=str(ckpt), cmax=8))
     G = json.loads((run_dir / "options.json").read_text())["started_from"]["parameters"]["G"]
     assert G["matched"] > 0 and "synthesis.b4.conv1.weight" in G["shape_mismatched"]
+    assert G["widened"] == []
     assert "G shape-mismatched: " in (run_dir / "log.txt").read_text()
 
 

@@ -1,7 +1,9 @@
 """Transfer learning: start a run from another run's checkpoint or from a model file.
 
-`--init` loads every parameter whose name and shape match, keeps the fresh initialisation of
-the rest, and prints the table of what matched. A model file (G only, e.g. an imported one)
+`--init` loads every parameter whose name and shape match, widens the source's weights into
+layers given more channels (`--cbase` / `--cmax` above the source's; train/widen.py, the wider
+network starts out computing what the source did), keeps the fresh initialisation of the rest,
+and prints the table of what matched. A model file (G only, e.g. an imported one)
 leaves D fresh unless MODEL.D.safetensors lies beside it. Freeze-D (Mo et al. 2020, "Freeze
 the Discriminator: a Simple Baseline for Fine-Tuning GANs") keeps the first `freezed` D
 blocks, counted from the input, fixed.
@@ -21,6 +23,7 @@ from waifugan.networks.discriminator import Discriminator
 from waifugan.networks.generator import Generator
 from waifugan.networks.model_file import discriminator_path, load_discriminator, load_model
 from waifugan.train.checkpoint import load_checkpoint
+from waifugan.train.widen import can_widen, widen_into
 
 # Defaults a fine-tuning run gets unless a flag says otherwise (NVlabs' train.py does the same
 # for a resumed pickle): G starts trained, so no EMA ramp-up, and ADA reacts within 100 kimg.
@@ -47,10 +50,12 @@ class Source:
 
 @dataclass
 class Transfer:
-    """Per network: names of matched, shape-mismatched, new (not in the source) and unused
-    (in the source only) parameters; `fresh` when the source holds no such network."""
+    """Per network: names of matched, widened (more channels than in the source),
+    shape-mismatched, new (not in the source) and unused (in the source only) parameters;
+    `fresh` when the source holds no such network."""
 
     matched: list[str] = field(default_factory=list)
+    widened: list[str] = field(default_factory=list)
     mismatched: list[str] = field(default_factory=list)
     new: list[str] = field(default_factory=list)
     unused: list[str] = field(default_factory=list)
@@ -96,19 +101,27 @@ def fine_tune_defaults(path: str, preset_ada_kimg: float) -> dict[str, Any]:
 
 
 def transfer_weights(module: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> Transfer:
-    """Copy every entry of `state` whose name and shape match into `module`."""
+    """Copy every entry of `state` whose name and shape match into `module`, and widen those
+    that `module` has with more channels."""
     target = module.state_dict()
     result = Transfer(unused=[name for name in state if name not in target])
     for name, tensor in target.items():
         if name not in state:
             result.new.append(name)
-        elif tuple(state[name].shape) != tuple(tensor.shape):
-            result.mismatched.append(name)
-        else:
+        elif tuple(state[name].shape) == tuple(tensor.shape):
             result.matched.append(name)
+        elif can_widen(tensor, state[name]):
+            result.widened.append(name)
+        else:
+            result.mismatched.append(name)
+    network, mbstd = "G", 1
+    if isinstance(module, Discriminator):
+        network, mbstd = "D", module.cfg.mbstd_num_channels
     with torch.no_grad():
         for name in result.matched:
             target[name].copy_(state[name])  # state_dict tensors share the modules' storage
+        for name in result.widened:
+            widen_into(target[name], state[name], network, name, mbstd)
     return result
 
 
@@ -129,7 +142,7 @@ def init_weights(
             report[name] = transfer_weights(module, source.states[name])
         else:
             report[name] = Transfer(new=list(module.state_dict()), fresh=True)
-    if not report["G"].matched:
+    if not (report["G"].matched or report["G"].widened):
         raise WaifuganError(f"--init {path}: no generator parameter matches this network")
     return report, source
 
@@ -139,14 +152,17 @@ def transfer_table(report: Mapping[str, Transfer], source: Source) -> str:
     progress = f", {source.kimg:g} kimg" if source.kimg is not None else ""
     lines = [
         f"transfer learning from {source.path} ({source.kind}{progress}):",
-        f"  {'network':<8}{'matched':>9}{'shape-mismatched':>18}{'new':>6}{'unused':>8}",
+        f"  {'network':<8}{'matched':>9}{'widened':>9}{'shape-mismatched':>18}{'new':>6}"
+        f"{'unused':>8}",
     ]
     for name, t in report.items():
         note = "  (fresh: the source has no D)" if t.fresh else ""
-        counts = f"{len(t.matched):>9}{len(t.mismatched):>18}{len(t.new):>6}{len(t.unused):>8}"
+        counts = (f"{len(t.matched):>9}{len(t.widened):>9}{len(t.mismatched):>18}"
+                  f"{len(t.new):>6}{len(t.unused):>8}")  # fmt: skip
         lines.append(f"  {name:<8}{counts}{note}")
     for name, t in report.items():
-        for label, names in (("shape-mismatched", t.mismatched), ("new", t.new)):
+        for label, names in (("widened", t.widened), ("shape-mismatched", t.mismatched),
+                             ("new", t.new)):  # fmt: skip
             if names and not t.fresh:
                 shown = ", ".join(names[:8]) + (f", ... ({len(names)})" if len(names) > 8 else "")
                 lines.append(f"  {name} {label}: {shown}")
@@ -161,8 +177,9 @@ def started_from(report: Mapping[str, Transfer], source: Source) -> dict[str, An
         "kimg": source.kimg,
         "resolution": source.resolution,
         "parameters": {
-            name: {"matched": len(t.matched), "shape_mismatched": t.mismatched, "new": t.new,
-                   "unused": t.unused, "fresh": t.fresh}
+            name: {"matched": len(t.matched), "widened": t.widened,
+                   "shape_mismatched": t.mismatched, "new": t.new, "unused": t.unused,
+                   "fresh": t.fresh}
             for name, t in report.items()
         },
     }  # fmt: skip
