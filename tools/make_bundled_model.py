@@ -45,8 +45,9 @@ def main() -> int:
     parser.add_argument("--before-hours", type=float, default=0.0, help="its hours of training")
     parser.add_argument(
         "--rate", default=None,
-        help="median img/s as text for the card (default: from this run's stats.jsonl, which "
-        "holds only the last segment of a run continued with --init)",
+        help="the median rate as text for the card, e.g. '20.8 img/s in the last segment' "
+        "(default: 'N img/s' from this run's stats.jsonl, which holds only the last segment of a "
+        "run continued with --init)",
     )  # fmt: skip
     args = parser.parse_args()
 
@@ -76,7 +77,7 @@ def main() -> int:
     )
     card = CARD.format(
         credit=CREDIT, command=command, kimg=kimg, hours=hours,
-        rate=args.rate or f"{median_high(img_per_s) if img_per_s else 0.0:.1f}",
+        rate=args.rate or f"{median_high(img_per_s) if img_per_s else 0.0:.1f} img/s",
         hardware=args.hardware, fid10k=args.fid10k, fid2k=args.fid2k,
         params=sum(p.numel() for p in G.parameters()), notes=args.notes,
         config=json.dumps(G.cfg.to_dict(), indent=2), options=json.dumps(options, indent=2),
@@ -96,7 +97,7 @@ that take a MODEL use it when none is given; `waifugan.load()` returns it.
   x-flips added (`--mirror`). {credit}. Credit it wherever this model or its images are shown.
 - **Command**: `{command}` (after `waifugan prepare ../shared/data/adventurer-train-128.zip
   -o adv64.zip --resolution 64 --no-detect`)
-- **Trained**: {kimg:.1f} kimg in {hours:.2f} h of wall time, median {rate} img/s
+- **Trained**: {kimg:.1f} kimg in {hours:.2f} h of wall time, median {rate}
 - **Hardware**: {hardware}
 - **Parameters**: G {params:,} (the file also holds w_avg; D and the tagger lie beside it)
 - **FID** (ψ = 1, against the training set, waifugan's Inception-v3 2015-12-05 features):
