@@ -1,7 +1,8 @@
 """Write the bundled model (src/waifugan/bundled/) from a finished training run.
 
     python tools/make_bundled_model.py RUN_DIR --tagger TAGGER.safetensors \
-        [--fid10k X] [--hardware TEXT] [--command TEXT] [--before-kimg K --before-hours H]
+        [--fid10k X] [--hardware TEXT] [--command TEXT] [--command-note TEXT]
+        [--before-kimg K --before-hours H]
         [--rate TEXT]
 
 Writes adventurer64.safetensors (the newest valid checkpoint's G_ema), adventurer64.D.safetensors
@@ -40,6 +41,11 @@ def main() -> int:
     parser.add_argument("--fid2k", default="not measured", help="FID-2k vs the training set")
     parser.add_argument("--hardware", default="2 CPU cores (x86_64, AVX2), no GPU")
     parser.add_argument("--command", default=None, help="the command as typed (else rebuilt)")
+    parser.add_argument(
+        "--command-note", default="",
+        help="a remark on the command, printed after its code span so the command copies cleanly "
+        "(e.g. 'the last of eight segments')",
+    )  # fmt: skip
     parser.add_argument("--notes", default="", help="extra lines for the card")
     parser.add_argument("--before-kimg", type=float, default=0.0, help="kimg of the --init model")
     parser.add_argument("--before-hours", type=float, default=0.0, help="its hours of training")
@@ -77,6 +83,7 @@ def main() -> int:
     )
     card = CARD.format(
         credit=CREDIT, command=command, kimg=kimg, hours=hours,
+        command_note=f"{args.command_note}; " if args.command_note else "", prepare=PREPARE,
         rate=args.rate or f"{median_high(img_per_s) if img_per_s else 0.0:.1f} img/s",
         hardware=args.hardware, fid10k=args.fid10k, fid2k=args.fid2k,
         params=sum(p.numel() for p in G.parameters()), notes=args.notes,
@@ -88,6 +95,10 @@ def main() -> int:
     return 0
 
 
+PREPARE = (  # one line on the card, so it copies cleanly
+    "waifugan prepare ../shared/data/adventurer-train-128.zip"
+    " -o adv64.zip --resolution 64 --no-detect"
+)
 CARD = """# adventurer64 — the model in the box
 
 A StyleGAN2 generator (64 px) trained by waifugan itself on the shared adventurer set. Commands
@@ -95,8 +106,8 @@ that take a MODEL use it when none is given; `waifugan.load()` returns it.
 
 - **Data**: 10,000 illustrated faces (9,957 after prepare's filters and deduplication), 64x64,
   x-flips added (`--mirror`). {credit}. Credit it wherever this model or its images are shown.
-- **Command**: `{command}` (after `waifugan prepare ../shared/data/adventurer-train-128.zip
-  -o adv64.zip --resolution 64 --no-detect`)
+- **Command**: `{command}` ({command_note}after
+  `{prepare}`)
 - **Trained**: {kimg:.1f} kimg in {hours:.2f} h of wall time, median {rate}
 - **Hardware**: {hardware}
 - **Parameters**: G {params:,} (the file also holds w_avg; D and the tagger lie beside it)
