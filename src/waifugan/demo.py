@@ -31,7 +31,7 @@ from waifugan.train.run import train
 
 DEMO_TAG = "glasses"
 BEFORE_AFTER_SEEDS = tuple(range(8))
-FINE_TUNE_KIMG = 8.0  # ~4 min on 2 CPU cores: enough for the tag to show in most faces
+FINE_TUNE_KIMG = 8.0  # 3-6 min on 2 CPU cores: enough for the tag to show in many faces
 
 
 def builtin_dataset() -> Path:
