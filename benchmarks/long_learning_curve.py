@@ -29,8 +29,9 @@ from waifugan.train.run import train
 
 # The cpu64 preset before issue 13, spelled out as flags, and the preset as it is now.
 VARIANTS: dict[str, dict[str, object]] = {
-    "old": dict(cbase=4096, cmax=128, gamma=0.05, ema_kimg=5.0, pl_weight=2.0, style_mixing=0.9,
-                noise=True, diffaug="none", aug="none", workers=2),
+    "old": dict(cbase=4096, cmax=128, d_cbase=4096, d_cmax=128, gamma=0.05, ema_kimg=5.0,
+                pl_weight=2.0, style_mixing=0.9, noise=True, diffaug="none", aug="none",
+                workers=2),
     "new": {},
 }  # fmt: skip
 

@@ -167,11 +167,57 @@ def test_init_into_a_narrower_network_loads_what_fits(source_run, blob_zip, tmp_
     assert "G shape-mismatched: " in (run_dir / "log.txt").read_text()
 
 
-def test_init_at_another_resolution_is_refused(source_run, tmp_path):
+def test_init_takes_the_sources_d_width(blob_zip, tmp_path):
+    narrow = run_train(tiny_flags(blob_zip, tmp_path / "narrow", kimg=0.008, d_cbase=128, d_cmax=8))
+    ckpt = sorted(narrow.glob("checkpoint-*.pt"))[-1]
+    run_dir = run_train(untuned_flags(blob_zip, tmp_path / "runs", kimg=0.008, init=str(ckpt)))
+    options = json.loads((run_dir / "options.json").read_text())
+    assert (options["D"]["channel_base"], options["D"]["channel_max"]) == (128, 8)
+    D = options["started_from"]["parameters"]["D"]
+    assert D["widened"] == D["shape_mismatched"] == D["new"] == []
+
+
+def test_init_from_a_higher_resolution_is_refused(source_run, tmp_path):
+    data8 = write_blob_zip(tmp_path / "blobs8.zip", count=8, size=8)
+    ckpt = source_run / "checkpoint-000000.pt"
+    with pytest.raises(WaifuganError, match="draws 16 px images but the dataset has 8 px"):
+        run_train(untuned_flags(data8, tmp_path / "runs", init=str(ckpt)))
+
+
+def test_init_grows_a_lower_resolution_source(source_run, tmp_path):
     data32 = write_blob_zip(tmp_path / "blobs32.zip", count=8, size=32)
     ckpt = source_run / "checkpoint-000000.pt"
-    with pytest.raises(WaifuganError, match="draws 16 px images but the dataset has 32 px"):
-        run_train(untuned_flags(data32, tmp_path / "runs", init=str(ckpt)))
+    flags = untuned_flags(data32, tmp_path / "runs", kimg=0.016, init=str(ckpt), aug="none")
+    run_dir = run_train(flags)
+    started = json.loads((run_dir / "options.json").read_text())["started_from"]["parameters"]
+    for net in ("G", "G_ema"):
+        assert started[net]["new"] and started[net]["shape_mismatched"] == []
+        assert all(name.startswith("synthesis.b32.") for name in started[net]["new"])
+    assert started["D"]["new"] and all(n.startswith("b32.") for n in started["D"]["new"])
+    assert started["D"]["shape_mismatched"] == []
+    # the zeroed toRGB of the new block learns: its gradient is not cut off
+    G = final_checkpoint(run_dir)["G"]
+    assert G["synthesis.b32.torgb.weight"].abs().sum() > 0
+
+
+def test_a_grown_generator_starts_out_drawing_the_source_upsampled():
+    from waifugan.networks.generator import Generator, GeneratorConfig
+    from waifugan.train.transfer import transfer_weights, zero_new_torgb
+
+    torch.manual_seed(0)
+    shape = dict(z_dim=16, w_dim=16, channel_base=256, channel_max=16, map_depth=2)
+    small = Generator(GeneratorConfig(img_resolution=16, **shape)).eval()
+    grown = Generator(GeneratorConfig(img_resolution=32, **shape)).eval()
+    result = transfer_weights(grown, small.state_dict())
+    assert result.mismatched == [] and result.unused == []
+    zero_new_torgb(grown, 16)
+    z = torch.randn(4, 16)
+    with torch.no_grad():
+        expected = torch.nn.functional.interpolate(small(z), scale_factor=2, mode="bilinear")
+        got = grown(z)
+    assert got.shape == (4, 3, 32, 32)
+    # G's FIR upsampling equals bilinear away from the borders, where the padding differs
+    torch.testing.assert_close(got[..., 2:-2, 2:-2], expected[..., 2:-2, 2:-2])
 
 
 # -- Freeze-D ---------------------------------------------------------------------------------

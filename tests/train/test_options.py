@@ -61,3 +61,24 @@ def test_parameter_counts_go_to_log_and_options_json(blob_zip, tmp_path):
     assert options["num_params"] == expected
     log = (run_dir / "log.txt").read_text()
     assert f"G {expected['G']:,} parameters, D {expected['D']:,} parameters" in log
+
+
+def test_d_width_flags_shape_d_alone():
+    opts = resolve_options("cpu64", {"data": "d.zip", "d_cbase": 1024, "d_cmax": 16}, 64)
+    D, G = opts.D_config(), opts.G_config()
+    assert (D.channel_base, D.channel_max) == (1024, 16)
+    assert (G.channel_base, G.channel_max) == (opts.cbase, opts.cmax)
+    same = resolve_options("cpu32", {"data": "d.zip"}, 32)  # no D width: G's
+    assert (same.D_config().channel_base, same.D_config().channel_max) == (2048, 64)
+    with pytest.raises(WaifuganError, match="--d-cbase must be ≥ 64"):
+        resolve_options("cpu64", {"data": "d.zip", "d_cbase": 32}, 64)
+
+
+def test_a_run_from_before_the_d_width_options_resumes_with_its_own_d():
+    """Its options record D's width only in D's config; the preset's D width must not
+    replace it, or its D would no longer load."""
+    recorded = resolve_options("cpu64", {"data": "d.zip"}, 64).to_dict()
+    old = {k: v for k, v in recorded.items() if k not in ("d_cbase", "d_cmax")}
+    old["D"] = {**old["D"], "channel_base": 4096, "channel_max": 128}
+    opts = resolve_options("cpu64", {}, 64, old)
+    assert (opts.D_config().channel_base, opts.D_config().channel_max) == (4096, 128)

@@ -24,6 +24,8 @@ _FLAGS: list[tuple[str, str, type, str]] = [
     ("--map-depth", "map_depth", int, "mapping network depth"),
     ("--cbase", "cbase", int, "channel base (channels = min(cbase/res, cmax))"),
     ("--cmax", "cmax", int, "maximum channels per layer"),
+    ("--d-cbase", "d_cbase", int, "D's channel base if not --cbase"),
+    ("--d-cmax", "d_cmax", int, "D's maximum channels if not --cmax"),
     ("--z-dim", "z_dim", int, "latent z size"),
     ("--w-dim", "w_dim", int, "latent w size"),
     ("--ema-kimg", "ema_kimg", float, "G_ema half-life in kimg"),

@@ -68,6 +68,8 @@ def checkpoint_options(model: ImportedModel) -> TrainOptions:
         map_depth=G.cfg.map_depth,
         cbase=G.cfg.channel_base,
         cmax=G.cfg.channel_max,
+        d_cbase=D.cfg.channel_base,
+        d_cmax=D.cfg.channel_max,
         num_fp16_res=G.cfg.num_fp16_res,
         conv_clamp=G.cfg.conv_clamp,
         noise=G.cfg.use_noise,
@@ -76,8 +78,7 @@ def checkpoint_options(model: ImportedModel) -> TrainOptions:
     opts = TrainOptions(**values)
     if opts.D_config() != D.cfg:
         raise WaifuganError(
-            f"{model.source}: D's configuration {D.cfg} cannot be expressed by training "
-            f"options (waifugan trains G and D with one channel_base/channel_max)"
+            f"{model.source}: D's configuration {D.cfg} cannot be expressed by training options"
         )
     return opts
 

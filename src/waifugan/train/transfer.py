@@ -3,7 +3,9 @@
 `--init` loads every parameter whose name and shape match, widens the source's weights into
 layers given more channels (`--cbase` / `--cmax` above the source's; train/widen.py, the wider
 network starts out computing what the source did), keeps the fresh initialisation of the rest,
-and prints the table of what matched. A model file (G only, e.g. an imported one)
+and prints the table of what matched. A source of a lower resolution than the dataset grows:
+its blocks load, the new blocks above start with their toRGB zeroed (G first draws the
+source's images upsampled). A model file (G only, e.g. an imported one)
 leaves D fresh unless MODEL.D.safetensors lies beside it. Freeze-D (Mo et al. 2020, "Freeze
 the Discriminator: a Simple Baseline for Fine-Tuning GANs") keeps the first `freezed` D
 blocks, counted from the input, fixed.
@@ -11,6 +13,7 @@ blocks, counted from the input, fixed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +49,7 @@ class Source:
     states: dict[str, Mapping[str, torch.Tensor]]  # "G", "G_ema" and, for checkpoints, "D"
     G_config: dict[str, Any]
     kimg: float | None = None  # training progress of a checkpoint
+    D_config: dict[str, Any] | None = None  # when the source has a D
 
 
 @dataclass
@@ -76,18 +80,23 @@ def load_source(path: str, device: torch.device | str = "cpu") -> Source:
         config = G.cfg.to_dict()  # type: ignore[operator, union-attr]
         states: dict[str, Mapping[str, torch.Tensor]] = {"G": state, "G_ema": state}
         d_path = discriminator_path(path)
+        D_config = None
         if d_path.is_file():  # a model that keeps its D beside it (the bundled one does)
-            states["D"] = load_discriminator(d_path).state_dict()
-        return Source(str(path), "model", int(config["img_resolution"]), states, config)
+            D = load_discriminator(d_path)
+            states["D"], D_config = D.state_dict(), D.cfg.to_dict()
+        resolution = int(config["img_resolution"])
+        return Source(str(path), "model", resolution, states, config, None, D_config)
     checkpoint = load_checkpoint(path, device)
     config = dict(checkpoint["options"]["G"])
     states = {name: checkpoint[name] for name in ("G", "G_ema", "D")}
     kimg = checkpoint["cur_nimg"] / 1000
-    return Source(str(path), "checkpoint", int(config["img_resolution"]), states, config, kimg)
+    D_config = dict(checkpoint["options"]["D"])
+    resolution = int(config["img_resolution"])
+    return Source(str(path), "checkpoint", resolution, states, config, kimg, D_config)
 
 
 def fine_tune_defaults(path: str, preset_ada_kimg: float) -> dict[str, Any]:
-    """Options a run started from `path` defaults to: the source's network shape (so every
+    """Options a run started from `path` defaults to: the source's network shapes (so every
     weight fits), no EMA ramp-up, and ADA alone on D's inputs (small data is what fine-tuning
     is for), at least as quick as FINE_TUNE_ADA_KIMG."""
     source = load_source(path)
@@ -95,6 +104,16 @@ def fine_tune_defaults(path: str, preset_ada_kimg: float) -> dict[str, Any]:
     values: dict[str, Any] = {
         opt: config[key] for key, opt in _NETWORK_KEYS.items() if key in config
     }
+    # D as wide as G (so that --cbase / --cmax widen both), unless the source's D is narrower
+    # or wider than its G: then that width, so that D loads whole. Not the preset's D width:
+    # that is relative to the preset's G, which the source's replaces.
+    values.update(d_cbase=None, d_cmax=None)
+    D_config = source.D_config
+    if D_config is not None and (D_config["channel_base"], D_config["channel_max"]) != (
+        config.get("channel_base"),
+        config.get("channel_max"),
+    ):
+        values.update(d_cbase=D_config["channel_base"], d_cmax=D_config["channel_max"])
     values.update(aug="ada", diffaug="none", ema_rampup=None,
                   ada_kimg=min(preset_ada_kimg, FINE_TUNE_ADA_KIMG))  # fmt: skip
     return values
@@ -128,13 +147,14 @@ def transfer_weights(module: torch.nn.Module, state: Mapping[str, torch.Tensor])
 def init_weights(
     modules: Mapping[str, torch.nn.Module], path: str, resolution: int, device: torch.device
 ) -> tuple[dict[str, Transfer], Source]:
-    """Load G, G_ema and D (what the source has) from `path`; refuses another resolution."""
+    """Load G, G_ema and D (what the source has) from `path`; grows a source of a lower
+    resolution, refuses a higher one."""
     source = load_source(path, device)
-    if source.resolution != resolution:
+    if source.resolution > resolution:
         raise WaifuganError(
             f"--init {path}: the {source.kind} draws {source.resolution} px images but the "
-            f"dataset has {resolution} px; fine-tuning needs the same resolution (prepare the "
-            f"dataset with --resolution {source.resolution})"
+            f"dataset has {resolution} px; fine-tuning needs the same resolution or a higher "
+            f"one (prepare the dataset with --resolution {source.resolution})"
         )
     report: dict[str, Transfer] = {}
     for name, module in modules.items():
@@ -144,7 +164,21 @@ def init_weights(
             report[name] = Transfer(new=list(module.state_dict()), fresh=True)
     if not (report["G"].matched or report["G"].widened):
         raise WaifuganError(f"--init {path}: no generator parameter matches this network")
+    if source.resolution < resolution:
+        for name in ("G", "G_ema"):
+            zero_new_torgb(modules[name], source.resolution)
     return report, source
+
+
+def zero_new_torgb(G: torch.nn.Module, source_resolution: int) -> None:
+    """Zero the toRGB layers above `source_resolution`, so a grown generator starts out
+    drawing the source's image, upsampled; the new blocks then learn the detail on top."""
+    with torch.no_grad():
+        for name, tensor in G.state_dict().items():
+            # weight and bias only: with the affine zeroed too, no gradient would reach them
+            found = re.fullmatch(r"synthesis\.b(\d+)\.torgb\.(weight|bias)", name)
+            if found and int(found[1]) > source_resolution:
+                tensor.zero_()
 
 
 def transfer_table(report: Mapping[str, Transfer], source: Source) -> str:
