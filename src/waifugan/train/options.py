@@ -315,7 +315,8 @@ def validate(opts: TrainOptions) -> None:
         (opts.map_depth >= 1, f"--map-depth must be ≥ 1, got {opts.map_depth}"),
         (opts.cbase >= 64 and opts.cmax >= 1, "--cbase must be ≥ 64 and --cmax ≥ 1"),
         (
-            (opts.d_cbase or 64) >= 64 and (opts.d_cmax or 1) >= 1,
+            (opts.d_cbase is None or opts.d_cbase >= 64)
+            and (opts.d_cmax is None or opts.d_cmax >= 1),
             "--d-cbase must be ≥ 64 and --d-cmax ≥ 1",
         ),
         (opts.resolution >= 8, f"dataset resolution {opts.resolution} is below the minimum 8"),

@@ -13,7 +13,6 @@ blocks, counted from the input, fixed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,19 +165,22 @@ def init_weights(
         raise WaifuganError(f"--init {path}: no generator parameter matches this network")
     if source.resolution < resolution:
         for name in ("G", "G_ema"):
-            zero_new_torgb(modules[name], source.resolution)
+            G = modules[name]
+            assert isinstance(G, Generator)
+            zero_new_torgb(G, source.resolution)
     return report, source
 
 
-def zero_new_torgb(G: torch.nn.Module, source_resolution: int) -> None:
+def zero_new_torgb(G: Generator, source_resolution: int) -> None:
     """Zero the toRGB layers above `source_resolution`, so a grown generator starts out
     drawing the source's image, upsampled; the new blocks then learn the detail on top."""
     with torch.no_grad():
-        for name, tensor in G.state_dict().items():
-            # weight and bias only: with the affine zeroed too, no gradient would reach them
-            found = re.fullmatch(r"synthesis\.b(\d+)\.torgb\.(weight|bias)", name)
-            if found and int(found[1]) > source_resolution:
-                tensor.zero_()
+        for res in G.synthesis.resolutions:
+            if res > source_resolution:
+                # weight and bias only: with the affine zeroed too, no gradient would reach them
+                torgb = getattr(G.synthesis, f"b{res}").torgb
+                torgb.weight.zero_()
+                torgb.bias.zero_()
 
 
 def transfer_table(report: Mapping[str, Transfer], source: Source) -> str:
