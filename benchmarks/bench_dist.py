@@ -75,6 +75,7 @@ def train_speed(data: str, workdir: str, threads: int, out: str) -> None:
         seconds = time.perf_counter() - start
         if info.is_main:
             Path(out).write_text(json.dumps({"img_per_s": STEPS * opts.batch / seconds}))
+        distributed.finish(info)
     finally:
         distributed.shutdown()
 
@@ -118,6 +119,7 @@ def allreduce_strategies(out: str, repeats: int = 20) -> None:
         results["grad_mb"] = sum(p.numel() for p in D.parameters()) * 4 / 2**20
         if info.is_main:
             Path(out).write_text(json.dumps(results))
+        distributed.finish(info)
     finally:
         distributed.shutdown()
 

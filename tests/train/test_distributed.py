@@ -114,6 +114,29 @@ def test_leaving_the_group_stops_its_threads_so_exit_cannot_abort(tmp_path):
         assert not [t for t in threads if "gloo" in t], threads
 
 
+def _finish_at_different_times(outdir: str) -> None:
+    """A launched process: rank 1 arrives 1.5 s late; each writes when it arrived and left."""
+    info, _ = distributed.init_from_env(torch.device("cpu"))
+    if info.rank == 1:
+        time.sleep(1.5)
+    arrived = time.time()
+    distributed.finish(info)
+    left = time.time()
+    assert not torch.distributed.is_initialized()
+    (Path(outdir) / f"finish{info.rank}.txt").write_text(f"{arrived} {left}")
+
+
+def test_finish_waits_for_every_rank_before_leaving_the_group(tmp_path):
+    # A rank that destroys the group while another still uses it can leave that one hanging
+    # (pytorch/pytorch#75097), so on success the ranks leave together.
+    assert distributed.launch(2, _finish_at_different_times, (str(tmp_path),)) == 0
+    (arrived0, left0), (arrived1, _) = (
+        map(float, (tmp_path / f"finish{r}.txt").read_text().split()) for r in (0, 1)
+    )
+    assert arrived1 - arrived0 > 1.0  # rank 1 came late ...
+    assert left0 >= arrived1  # ... and rank 0 waited for it
+
+
 def _torchrun() -> str:
     found = Path(sys.executable).with_name("torchrun")
     if found.exists():

@@ -128,6 +128,19 @@ def shutdown() -> None:
         dist.destroy_process_group()
 
 
+def finish(info: DistInfo) -> None:
+    """After the work: wait until every rank is done, then leave the group together.
+
+    A rank that tears the group down while another still uses it can leave that one waiting
+    (pytorch/pytorch#75097: "destroy_process_group() has a certain probability of hangs"; the
+    advice there is a barrier first). Only on success: after an error the peers may be gone.
+    """
+    if info.world_size > 1 and dist.is_initialized():
+        with _collective("waiting for the others to finish", info.rank):
+            dist.barrier()
+    shutdown()
+
+
 @contextmanager
 def _collective(what: str, rank: int) -> Iterator[None]:
     try:

@@ -84,7 +84,9 @@ def train(
         )
     dist_info, device = distributed.init_from_env(resolve_device(opts.device), opts.dist_timeout_s)
     try:
-        return _train(opts, resume, evaluate, on_step, device, dist_info)
+        run_dir = _train(opts, resume, evaluate, on_step, device, dist_info)
+        distributed.finish(dist_info)
+        return run_dir
     finally:
         distributed.shutdown()
 
