@@ -73,6 +73,7 @@ def test_train_dry_run_prints_resolved_options(tmp_path, capsys):
         (["generate", "{model}", "--seeds", "1-x"], "seed '1-x'"),
         (["train", "--data", "nowhere.zip"], "nowhere.zip: no such file"),
         (["train", "--outdir", "{tmp}", "--resume", "latest"], "no valid checkpoint"),
+        (["train", "--data", "x.zip", "--minutes", "0"], "--minutes must be > 0, got 0.0"),
     ],
 )
 def test_user_errors_are_one_line_without_traceback(tmp_path, capsys, argv, message):
@@ -88,3 +89,19 @@ def test_a_corrupt_model_file_is_refused_by_name(tmp_path):
     bad.write_bytes(b"\x00" * 64)
     with pytest.raises(waifugan.errors.WaifuganError, match="bad.safetensors"):
         waifugan.load(bad)
+
+
+def test_train_minutes_stops_early_with_a_checkpoint_and_exit_0(tmp_path, capsys):
+    data = write_blob_zip(tmp_path / "blobs.zip")
+    tiny = ["--preset", "cpu32", "--batch", "8", "--cbase", "256", "--cmax", "16", "--z-dim", "16",
+            "--w-dim", "16", "--map-depth", "2", "--device", "cpu", "--workers", "0"]  # fmt: skip
+    argv = ["train", "--data", str(data), "--outdir", str(tmp_path / "runs"), *tiny]
+    assert main([*argv, "--kimg", "100", "--minutes", "0.001"]) == 0  # 60 ms: a step or a few
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    from waifugan.train.checkpoint import load_checkpoint
+
+    (checkpoint,) = run_dir.glob("checkpoint-*.pt")
+    assert 0 < load_checkpoint(checkpoint)["cur_nimg"] < 100_000
+    assert "time limit (--minutes) reached" in (run_dir / "log.txt").read_text()
+    options = json.loads((run_dir / "options.json").read_text())
+    assert "minutes" not in options  # a limit of this command, not of the run

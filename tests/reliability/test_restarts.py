@@ -26,14 +26,14 @@ from waifugan.train.supervise import Supervisor, crash_reason, with_resume
 FAKE = [sys.executable, str(Path(__file__).with_name("fake_train.py"))]
 
 
-def _supervise(tmp_path, monkeypatch, plan, restarts=3, args=()):
+def _supervise(tmp_path, monkeypatch, plan, restarts=3, args=(), stop_at=None):
     monkeypatch.setenv("FAKE_PLAN", str(tmp_path / "plan.json"))
     monkeypatch.setenv("FAKE_CALLS", str(tmp_path / "calls.jsonl"))
     (tmp_path / "plan.json").write_text(json.dumps(plan))
     sleeps: list[float] = []
     outdir = tmp_path / "runs"
     base = ["--outdir", str(outdir), *args]
-    code = Supervisor(base, outdir, restarts, 5.0, FAKE, sleep=sleeps.append).run()
+    code = Supervisor(base, outdir, restarts, 5.0, FAKE, sleeps.append, stop_at).run()
     calls = [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
     return code, calls, sleeps, outdir / "00000-fake"
 
@@ -94,6 +94,24 @@ def test_resume_latest_is_kept_until_the_run_is_known(tmp_path, monkeypatch):
     code, calls, _, run_dir = _supervise(tmp_path, monkeypatch, plan, args=["--resume", "latest"])
     assert code == 0 and calls[1][-2:] == ["--resume", str(run_dir)]
     assert calls[1].count("--resume") == 1
+
+
+def test_each_child_gets_the_minutes_left_of_the_time_limit(tmp_path, monkeypatch):
+    plan = [{"ticks": [0.1], "checkpoint": True, "end": "exit:1"}, {"end": "exit:0"}]
+    start = time.time()
+    code, calls, _, run_dir = _supervise(tmp_path, monkeypatch, plan, stop_at=start + 600)
+    assert code == 0 and len(calls) == 2
+    assert calls[0][-2] == "--minutes" and 9.9 < float(calls[0][-1]) <= 10.0
+    assert calls[1][-4:-1] == ["--resume", str(run_dir), "--minutes"]
+    assert float(calls[1][-1]) <= float(calls[0][-1])  # one budget for all children
+
+
+def test_no_restart_once_the_time_limit_is_reached(tmp_path, monkeypatch, capsys):
+    plan = [{"ticks": [0.1], "checkpoint": True, "end": "exit:1"}, {"end": "exit:0"}]
+    # 3 s left: less than the 5 s back-off before a restart
+    code, calls, sleeps, _ = _supervise(tmp_path, monkeypatch, plan, stop_at=time.time() + 3)
+    assert code == 1 and len(calls) == 1 and sleeps == []
+    assert "time limit (--minutes) is reached: not restarting" in capsys.readouterr().err
 
 
 def test_sigterm_to_the_supervisor_reaches_the_child_and_ends_supervision(tmp_path, monkeypatch):

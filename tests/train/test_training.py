@@ -1,6 +1,7 @@
 import json
 import os
 import signal
+import time
 
 import numpy as np
 import pytest
@@ -68,6 +69,21 @@ def test_resume_after_sigterm_matches_an_uninterrupted_run(blob_zip, tmp_path):
             for k, v in moments.items():
                 torch.testing.assert_close(b[opt]["state"][idx][k], v, rtol=0, atol=0)
     torch.testing.assert_close(a["pl_mean"], b["pl_mean"], rtol=0, atol=0)
+
+
+def test_a_time_limit_ends_with_fakes_and_a_checkpoint_and_resume_goes_on(blob_zip, tmp_path):
+    from waifugan.train.options import options_for_data
+    from waifugan.train.run import train
+
+    flags = tiny_flags(blob_zip, tmp_path, kimg=0.064)
+    run_dir = train(options_for_data(flags), stop_at=time.time() - 1)  # up after the first step
+    stopped = load_checkpoint(run_dir / "checkpoint-000000.pt")
+    assert stopped["cur_nimg"] == 8 and stopped["batch_idx"] == 1
+    assert (run_dir / "fakes000000.png").is_file()
+    assert "time limit (--minutes) reached at 0.008 kimg" in (run_dir / "log.txt").read_text()
+    assert "or until" in (run_dir / "log.txt").read_text()  # the start line names the limit
+    assert run_train({"outdir": str(tmp_path)}, resume="latest") == run_dir
+    assert load_checkpoint(run_dir / "checkpoint-000000.pt")["cur_nimg"] == 64
 
 
 def test_resume_latest_skips_a_truncated_checkpoint(blob_zip, tmp_path, capsys):

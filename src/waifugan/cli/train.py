@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from typing import Any
 
 from waifugan.cli import formatter
@@ -134,6 +135,15 @@ def register(subparsers: Any) -> None:
         "fresh, and EMA ramp-up is off",
     )
     p.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        metavar="M",
+        help="stop after M minutes of wall time from this command's start, before --kimg if "
+        "need be, with a fakes grid and a checkpoint (exit 0); for job time limits and "
+        "notebook sessions. Applies to this command only: --resume latest continues the run",
+    )
+    p.add_argument(
         "--restarts",
         type=int,
         default=0,
@@ -167,7 +177,8 @@ def child_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> lis
     return out
 
 
-_NOT_FOR_CHILD = {"help", "restarts", "restart_delay", "dry_run"}
+# The supervisor passes the time left as --minutes to each child it starts.
+_NOT_FOR_CHILD = {"help", "restarts", "restart_delay", "dry_run", "minutes"}
 
 
 def _add_process_arguments(p: argparse.ArgumentParser) -> None:
@@ -226,14 +237,15 @@ def _precision(args: argparse.Namespace) -> str | None:
     return "fp32" if args.fp32 else args.precision
 
 
-def train_process(opts: TrainOptions, resume_path: str | None) -> None:
-    """One of the processes `--gpus N` starts: opens the checkpoint, joins the group, trains."""
+def train_process(opts: TrainOptions, resume_path: str | None, stop_at: float | None) -> None:
+    """One of the processes `--gpus N` starts: opens the checkpoint, joins the group, trains
+    (until `stop_at`, a time.time(), when given)."""
     from waifugan.metrics.registry import snapshot_evaluator
     from waifugan.train.run import open_resume, train
 
     resume = open_resume(resume_path, opts.outdir) if resume_path else None
     evaluate = snapshot_evaluator(opts.metrics, opts.data) if opts.metrics else None
-    run_dir = train(opts, resume, evaluate)
+    run_dir = train(opts, resume, evaluate, stop_at=stop_at)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"run directory: {run_dir}")
 
@@ -247,11 +259,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.restarts < 0:
         raise WaifuganError(f"--restarts must be ≥ 0, got {args.restarts}")
+    if args.minutes is not None and not args.minutes > 0:
+        raise WaifuganError(f"--minutes must be > 0, got {args.minutes}")
+    stop_at = None if args.minutes is None else time.time() + 60 * args.minutes
     if args.restarts > 0 and not args.dry_run:  # the child checks the options
         from waifugan.train.supervise import supervise
 
         return supervise(child_args(args, args.train_parser), args.outdir, args.restarts,
-                         args.restart_delay)  # fmt: skip
+                         args.restart_delay, stop_at)  # fmt: skip
     overrides = {option: getattr(args, option) for _, option, _, _ in _FLAGS}
     overrides.update(
         data=args.data, outdir=args.outdir, preset=args.preset, mirror=args.mirror,
@@ -270,9 +285,9 @@ def run(args: argparse.Namespace) -> int:
     resume_path = str(resume.checkpoint) if resume else None
     del resume  # each process loads the checkpoint itself
     if nproc > 1:
-        return distributed.launch(nproc, train_process, (opts, resume_path))
+        return distributed.launch(nproc, train_process, (opts, resume_path, stop_at))
     try:
-        train_process(opts, resume_path)
+        train_process(opts, resume_path, stop_at)
     except distributed.RankLostError as error:  # under torchrun: one of several processes
         print(f"waifugan train: error: {error}", file=sys.stderr)
         return distributed.EXIT_LOST

@@ -55,6 +55,7 @@ class TrainingLoop:
         resume_state: dict[str, Any] | None = None,
         on_step: Callable[[TrainingLoop], None] | None = None,
         evaluate: Evaluate | None = None,  # required when opts.metrics (run.train checks)
+        stop_at: float | None = None,  # time.time() at which to stop (`--minutes`)
     ) -> None:
         self.opts = opts
         self.run_dir = run_dir
@@ -63,6 +64,7 @@ class TrainingLoop:
         self.dist = dist_info or distributed.DistInfo()
         self.on_step = on_step
         self.evaluate = evaluate
+        self.stop_at = stop_at
         self.log = RunLog(run_dir, enabled=self.dist.is_main)
         self.split = chunks.split_batch(opts.batch, opts.batch_gpu, self.dist.rank,
                                         self.dist.world_size)  # fmt: skip
@@ -228,8 +230,14 @@ class TrainingLoop:
         """True once kimg thousand images have been shown."""
         return self.cur_nimg >= self.opts.kimg * 1000
 
+    @property
+    def time_is_up(self) -> bool:
+        """True once the wall-clock limit (`stop_at`, from `--minutes`) has passed."""
+        return self.stop_at is not None and time.time() >= self.stop_at
+
     def run(self) -> None:
-        """Train until done or until SIGINT/SIGTERM (then checkpoint and return)."""
+        """Train until done, until the time limit (then a fakes grid and a checkpoint) or
+        until SIGINT/SIGTERM (then a checkpoint), and return."""
         if self.cur_nimg == 0 and self.dist.is_main:
             snapshot.write_start_images(self.run_dir, self.dataset, self.G_ema)
         bar = progress_bar(int(self.opts.kimg * 1000), self.cur_nimg, self.dist.is_main)
@@ -248,14 +256,26 @@ class TrainingLoop:
                     if tick_done or self.done:
                         self.end_tick()
                     faults.crash_if_passed(start_nimg, self.cur_nimg)  # tests: WAIFUGAN_FAULT
-                    stop = distributed.any_rank(self._stop.requested, self.dist, self.device)
+                    wants_stop = self._stop.requested or self.time_is_up
+                    stop = distributed.any_rank(wants_stop, self.dist, self.device)
                 if stop and not self.done:
-                    self.log.line(f"stop requested at {self.cur_nimg / 1000:.3f} kimg")
-                    self.save()
+                    self.stop_early()
             finally:
                 bar.close()
                 self._reals.close()  # shuts the DataLoader workers down after the checkpoint
                 self.log.close()
+
+    def stop_early(self) -> None:
+        """Before kimg: checkpoint after a stop request; also the fakes grid at the time limit
+        (a signal may come with a short grace period, the time limit leaves room for it)."""
+        kimg = self.cur_nimg / 1000
+        if self._stop.requested or not self.time_is_up:  # a request here or on another rank
+            self.log.line(f"stop requested at {kimg:.3f} kimg")
+        else:
+            self.log.line(f"time limit (--minutes) reached at {kimg:.3f} kimg")
+            if self.dist.is_main:
+                snapshot.write_fakes(self.run_dir, self.G_ema, self.cur_nimg)
+        self.save()
 
     def request_stop(self) -> None:
         """Finish this step, write a checkpoint and return from run(), as SIGTERM does."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,7 @@ def train(
     resume: Resume | None = None,
     evaluate: Evaluate | None = None,
     on_step: Callable[[TrainingLoop], None] | None = None,
+    stop_at: float | None = None,
 ) -> Path:
     """Train with resolved options (continuing `resume` when given); returns the run directory.
 
@@ -74,6 +76,7 @@ def train(
         resume: the checkpoint to continue; its run directory receives the new snapshots.
         evaluate: computes opts.metrics for G_ema at snapshots (metrics.registry provides one).
         on_step: called after every step (tests use it to interrupt a run).
+        stop_at: a time.time() at which to stop early, with a fakes grid and a checkpoint.
 
     Launched by `distributed.launch` or torchrun, every process calls this and joins the group.
     """
@@ -84,7 +87,7 @@ def train(
         )
     dist_info, device = distributed.init_from_env(resolve_device(opts.device), opts.dist_timeout_s)
     try:
-        run_dir = _train(opts, resume, evaluate, on_step, device, dist_info)
+        run_dir = _train(opts, resume, evaluate, on_step, stop_at, device, dist_info)
         distributed.finish(dist_info)
         return run_dir
     finally:
@@ -96,6 +99,7 @@ def _train(
     resume: Resume | None,
     evaluate: Evaluate | None,
     on_step: Callable[[TrainingLoop], None] | None,
+    stop_at: float | None,
     device: torch.device,
     dist_info: distributed.DistInfo,
 ) -> Path:
@@ -121,7 +125,9 @@ def _train(
     with hold_run_dir(run_dir) if dist_info.is_main else contextlib.nullcontext():
         state = resume.state if resume is not None else None
         try:
-            loop = TrainingLoop(opts, run_dir, dataset, device, dist_info, state, on_step, evaluate)
+            loop = TrainingLoop(
+                opts, run_dir, dataset, device, dist_info, state, on_step, evaluate, stop_at
+            )
         except (WaifuganError, KeyError, TypeError, ValueError) as error:
             if resume is None or str(resume.checkpoint) in str(error):
                 raise
@@ -140,10 +146,16 @@ def _train(
             loop.log.line(
                 f"run {run_dir} on {device}{processes}: {len(dataset)} images at "
                 f"{dataset.resolution}px, batch {opts.batch} ({split.total} chunks of "
-                f"{split.batch_gpu}), {opts.kimg} kimg"
+                f"{split.batch_gpu}), {opts.kimg} kimg{_time_limit(stop_at)}"
             )
         loop.run()
     return run_dir
+
+
+def _time_limit(stop_at: float | None) -> str:
+    if stop_at is None:
+        return ""
+    return f" or until {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(stop_at))} (--minutes)"
 
 
 def _tidy_resumed_run(run_dir: Path, loop: TrainingLoop) -> None:

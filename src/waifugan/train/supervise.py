@@ -11,6 +11,8 @@ full disk; rerunning the same command gets the same answer) and 130 (interrupted
 by a signal other than SIGINT/SIGTERM. SIGINT/SIGTERM sent to the supervisor are passed on
 to the child, which checkpoints and exits, and end the supervision. A run whose last logged
 tick is the same at two crashes in a row made no progress between them and is not rerun.
+With a time limit (`--minutes`) each child gets the minutes left, and none starts once
+they are spent.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ class Supervisor:
         delay_s: float = 10.0,
         command: Sequence[str] = TRAIN_COMMAND,
         sleep: Callable[[float], None] = time.sleep,
+        stop_at: float | None = None,
     ) -> None:
         self.args = list(args)
         self.outdir = Path(outdir)
@@ -86,6 +89,7 @@ class Supervisor:
         self.delay_s = delay_s
         self.command = list(command)
         self.sleep = sleep
+        self.stop_at = stop_at  # time.time() at which the whole supervised run ends
         self.child: subprocess.Popen[bytes] | None = None
         self.stop_signal: int | None = None  # SIGINT/SIGTERM the user sent the supervisor
         self.runs_before = set(list_runs(self.outdir))
@@ -109,6 +113,10 @@ class Supervisor:
             if attempt == self.restarts:
                 self._say(run_dir, f"no restarts left (--restarts {self.restarts})")
                 return 128 - code if code < 0 else code
+            left = self._minutes_left()
+            if left is not None and left <= delay / 60:  # no time to wait and train
+                self._say(run_dir, "the time limit (--minutes) is reached: not restarting")
+                return 128 - code if code < 0 else code
             last_point = point
             if run_dir is not None and list_checkpoints(run_dir):
                 args = with_resume(self.args, str(run_dir))
@@ -127,12 +135,17 @@ class Supervisor:
         for sig in previous:
             signal.signal(sig, self._forward)
         try:
-            self.child = subprocess.Popen([*self.command, *args])
+            left = self._minutes_left()
+            limit = [] if left is None else ["--minutes", f"{max(left, 1e-3):.4f}"]
+            self.child = subprocess.Popen([*self.command, *args, *limit])
             return self.child.wait()
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self.child = None
+
+    def _minutes_left(self) -> float | None:
+        return None if self.stop_at is None else (self.stop_at - time.time()) / 60
 
     def _forward(self, signum: int, frame: object) -> None:
         # A Ctrl-C reaches the child too (same process group): the loop takes a signal that
@@ -164,8 +177,12 @@ class Supervisor:
 
 
 def supervise(
-    args: Sequence[str], outdir: str | os.PathLike[str], restarts: int, delay_s: float = 10.0
+    args: Sequence[str],
+    outdir: str | os.PathLike[str],
+    restarts: int,
+    delay_s: float = 10.0,
+    stop_at: float | None = None,
 ) -> int:
-    """Run `waifugan train ARGS`, rerunning it with --resume after up to `restarts` crashes;
-    returns the exit status."""
-    return Supervisor(args, outdir, restarts, delay_s).run()
+    """Run `waifugan train ARGS`, rerunning it with --resume after up to `restarts` crashes
+    (until `stop_at`, a time.time(), when given); returns the exit status."""
+    return Supervisor(args, outdir, restarts, delay_s, stop_at=stop_at).run()
