@@ -128,6 +128,9 @@ def test_export_load_generate_matches_the_checkpoint_g_ema(blob_zip, tmp_path):
     np.testing.assert_array_equal(
         waifugan.load(run_dir / "checkpoint-000000.pt").sample(seeds), expected
     )
+    # The --outdir that holds the run names it too (its newest run with a checkpoint).
+    (run_dir.parent / "00009-empty-run").mkdir()  # newer, but without a checkpoint
+    np.testing.assert_array_equal(waifugan.load(run_dir.parent).sample(seeds), expected)
 
 
 def test_transfer_learning_starts_from_the_weights_with_counters_at_zero(blob_zip, tmp_path):

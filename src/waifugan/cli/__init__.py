@@ -80,8 +80,8 @@ def add_model_argument(parser: argparse.ArgumentParser) -> None:
         "model",
         nargs="?",
         default=str(bundled_model_path()),
-        help=".safetensors model, checkpoint or run directory (default: the bundled "
-        f"{BUNDLED_NAME} model, see `waifugan generate` with no MODEL)",
+        help=".safetensors model, checkpoint, run directory or --outdir of runs (default: the "
+        f"bundled {BUNDLED_NAME} model, see `waifugan generate` with no MODEL)",
     )
 
 

@@ -41,8 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument(
         "model",
         nargs="?",
-        help="model .safetensors, checkpoint .pt or run directory (default: the bundled model, "
-        "unless --data2 is given)",
+        help="model .safetensors, checkpoint .pt, run directory or --outdir of runs (default: the "
+        "bundled model, unless --data2 is given)",
     )
     p.add_argument("--data", required=True, help="reference dataset (zip or folder)")
     p.add_argument("--data2", help="a second dataset to compare instead of a model")

@@ -18,7 +18,12 @@ from waifugan.metrics.features import InceptionFeatures
 from waifugan.metrics.registry import compute_metrics, evaluate_specs, parse_metric_name
 from waifugan.metrics.samples import DatasetImages, count_needed
 from waifugan.metrics.stats import open_dataset
-from waifugan.train.rundir import append_metrics, checkpoint_kimg, run_dir_of
+from waifugan.train.rundir import (
+    append_metrics,
+    checkpoint_kimg,
+    newest_run_with_checkpoint,
+    run_dir_of,
+)
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,8 @@ def run_metrics(cfg: MetricsConfig) -> MetricsReport:
     if kimg is not None:
         record.update(kimg=float(kimg), snapshot=Path(cfg.model or "").name)
     record.update(results)
-    run_dir = run_dir_of(cfg.model) if cfg.model is not None and cfg.log else None
+    model_dir = newest_run_with_checkpoint(cfg.model) if cfg.model is not None else None
+    run_dir = run_dir_of(model_dir) if model_dir is not None and cfg.log else None
     jsonl = append_metrics(run_dir, record) if run_dir is not None else None
     return MetricsReport(results, record, jsonl)
 

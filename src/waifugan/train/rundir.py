@@ -222,6 +222,19 @@ def list_runs(outdir: str | os.PathLike[str]) -> list[Path]:
     return [p for _, p in sorted(runs, reverse=True)]
 
 
+def newest_run_with_checkpoint(path: str | os.PathLike[str]) -> Path:
+    """`path` itself when it holds checkpoints (or is no --outdir); for an --outdir of runs
+    (NNNNN-* folders, no checkpoint of its own) the newest run that has a valid checkpoint,
+    as `--resume latest` picks it, so MODEL may name the folder `train --outdir` was given."""
+    path = Path(path)
+    if not path.is_dir() or list_checkpoints(path):
+        return path
+    for run_dir in list_runs(path):
+        if latest_valid_checkpoint(run_dir) is not None:
+            return run_dir
+    return path
+
+
 def find_resume_checkpoint(
     outdir: str | os.PathLike[str], map_location: Any = "cpu"
 ) -> tuple[Path, dict[str, Any]]:
