@@ -142,7 +142,8 @@ PRESETS: dict[str, Preset] = {
         kimg=200, tick_kimg=1, snap=5, batch=8, gamma=0.2, glr=0.0025,
         dlr=0.0025, z_dim=128, w_dim=128, map_depth=2, cbase=2048, cmax=64, mbstd_group=4,
         # D at half G's width: 1.65x the img/s and FID-2k 165 instead of ~214 after 20
-        # minutes from scratch; at a quarter, 202. It plateaus near 168 by 60 minutes, where
+        # minutes from scratch (ahead per minute on seeds 1 and 2 too, by 6 and 17); at a
+        # quarter, 202. It plateaus near 168 by 60 minutes, where
         # wider Ds still improve (three quarters, 1536/48: 142 and 182 on two seeds; full
         # width 161): for runs of hours a wider D (benchmarks/RESULTS.md).
         d_cbase=1024, d_cmax=32,
