@@ -21,7 +21,7 @@ from waifugan.metrics.stats import open_dataset
 from waifugan.train.rundir import (
     append_metrics,
     checkpoint_kimg,
-    newest_run_with_checkpoint,
+    newest_run_checkpoint,
     run_dir_of,
 )
 
@@ -107,10 +107,19 @@ def run_metrics(cfg: MetricsConfig) -> MetricsReport:
     if kimg is not None:
         record.update(kimg=float(kimg), snapshot=Path(cfg.model or "").name)
     record.update(results)
-    model_dir = newest_run_with_checkpoint(cfg.model) if cfg.model is not None else None
-    run_dir = run_dir_of(model_dir) if model_dir is not None and cfg.log else None
+    run_dir = _run_dir_of_model(cfg.model) if cfg.model is not None and cfg.log else None
     jsonl = append_metrics(run_dir, record) if run_dir is not None else None
     return MetricsReport(results, record, jsonl)
+
+
+def _run_dir_of_model(model: str) -> Path | None:
+    """The run whose metrics.jsonl gets the record: MODEL's own, or for an --outdir of runs
+    the run load_generator took the generator from."""
+    run_dir = run_dir_of(model)
+    if run_dir is None and Path(model).is_dir():
+        found = newest_run_checkpoint(model)
+        run_dir = found[0].parent if found is not None else None
+    return run_dir
 
 
 def format_table(results: dict[str, float]) -> str:

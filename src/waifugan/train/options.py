@@ -143,9 +143,9 @@ PRESETS: dict[str, Preset] = {
         dlr=0.0025, z_dim=128, w_dim=128, map_depth=2, cbase=2048, cmax=64, mbstd_group=4,
         # D at half G's width: 1.65x the img/s and FID-2k 165 instead of ~214 after 20
         # minutes from scratch (ahead per minute on seeds 1 and 2 too, by 6 and 17); at a
-        # quarter, 202. It plateaus near 168 by 60 minutes, where
-        # wider Ds still improve (three quarters, 1536/48: 142 and 182 on two seeds; full
-        # width 161): for runs of hours a wider D (benchmarks/RESULTS.md).
+        # quarter, 202. It plateaus near 168 by 60 minutes, where wider Ds still improve
+        # (three quarters, 1536/48: 142 and 182 on two seeds; full width 161): for runs of
+        # hours a wider D (benchmarks/RESULTS.md).
         d_cbase=1024, d_cmax=32,
         ema_kimg=2.0, ema_rampup=0.05, workers=1, pl_weight=0.0, style_mixing=0.0,
         noise=False, diffaug="color,translation,cutout",

@@ -222,28 +222,25 @@ def list_runs(outdir: str | os.PathLike[str]) -> list[Path]:
     return [p for _, p in sorted(runs, reverse=True)]
 
 
-def newest_run_with_checkpoint(path: str | os.PathLike[str]) -> Path:
-    """`path` itself when it holds checkpoints (or is no --outdir); for an --outdir of runs
-    (NNNNN-* folders, no checkpoint of its own) the newest run that has a valid checkpoint,
-    as `--resume latest` picks it, so MODEL may name the folder `train --outdir` was given."""
-    path = Path(path)
-    if not path.is_dir() or list_checkpoints(path):
-        return path
-    for run_dir in list_runs(path):
-        if latest_valid_checkpoint(run_dir) is not None:
-            return run_dir
-    return path
+def newest_run_checkpoint(
+    outdir: str | os.PathLike[str], map_location: Any = "cpu"
+) -> tuple[Path, dict[str, Any]] | None:
+    """The newest valid checkpoint in the newest run under `outdir` that has one, or None."""
+    for run_dir in list_runs(outdir):
+        found = latest_valid_checkpoint(run_dir, map_location)
+        if found is not None:
+            return found
+    return None
 
 
 def find_resume_checkpoint(
     outdir: str | os.PathLike[str], map_location: Any = "cpu"
 ) -> tuple[Path, dict[str, Any]]:
     """`--resume latest`: the newest valid checkpoint in the newest run that has one."""
-    for run_dir in list_runs(outdir):
-        found = latest_valid_checkpoint(run_dir, map_location)
-        if found is not None:
-            return found
-    raise WaifuganError(f"--resume latest: no valid checkpoint in any run under {outdir}")
+    found = newest_run_checkpoint(outdir, map_location)
+    if found is None:
+        raise WaifuganError(f"--resume latest: no valid checkpoint in any run under {outdir}")
+    return found
 
 
 def new_run_dir(outdir: str | os.PathLike[str], dataset_name: str, preset: str) -> Path:
