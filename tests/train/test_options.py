@@ -38,13 +38,14 @@ def test_a_preset_for_another_resolution_warns_and_names_the_one_that_fits(tmp_p
 
 def test_resume_applies_changed_learning_rates_and_intervals(blob_zip, tmp_path):
     run_train(tiny_flags(blob_zip, tmp_path, kimg=0.016))
-    run_train({"outdir": str(tmp_path), "kimg": 0.032, "glr": 0.001, "r1_interval": 8},
-              resume="latest")  # fmt: skip
+    run_train({"outdir": str(tmp_path), "kimg": 0.032, "glr": 0.001, "r1_interval": 8,
+               "map_lr_mult": 0.1}, resume="latest")  # fmt: skip
     state = load_checkpoint(next(tmp_path.iterdir()) / "checkpoint-000000.pt")
     assert state["cur_nimg"] == 32
-    (g_group,) = state["G_opt"]["param_groups"]
+    g_group, map_group = state["G_opt"]["param_groups"]
     (d_group,) = state["D_opt"]["param_groups"]
     assert (g_group["lr"], tuple(g_group["betas"])) == lazy_adam_hyperparameters(0.001, 4)
+    assert map_group["name"] == "mapping" and map_group["lr"] == pytest.approx(g_group["lr"] * 10)
     dlr = state["options"]["dlr"]  # unchanged, but now with the R1 interval of 8
     assert (d_group["lr"], tuple(d_group["betas"])) == lazy_adam_hyperparameters(dlr, 8)
     assert state["options"]["glr"] == 0.001 and state["options"]["r1_interval"] == 8

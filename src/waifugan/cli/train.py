@@ -23,6 +23,7 @@ _FLAGS: list[tuple[str, str, type, str]] = [
     ("--glr", "glr", float, "G learning rate"),
     ("--dlr", "dlr", float, "D learning rate"),
     ("--map-depth", "map_depth", int, "mapping network depth"),
+    ("--map-lr-mult", "map_lr_mult", float, "mapping network lr relative to G's (StyleGAN: 0.01)"),
     ("--cbase", "cbase", int, "channel base (channels = min(cbase/res, cmax))"),
     ("--cmax", "cmax", int, "maximum channels per layer"),
     ("--d-cbase", "d_cbase", int, "D's channel base if not --cbase"),

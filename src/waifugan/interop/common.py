@@ -13,15 +13,10 @@ from torch import nn
 
 from waifugan.errors import WaifuganError
 from waifugan.networks.discriminator import Discriminator, DiscriminatorConfig
-from waifugan.networks.generator import Generator, GeneratorConfig
+from waifugan.networks.generator import MAPPING_LR_MULTIPLIER, Generator, GeneratorConfig
 from waifugan.networks.stylegan1 import StyleGAN1Generator
 
 AnyGenerator = Generator | StyleGAN1Generator
-
-# Mapping layers of every supported format train with this learning-rate multiplier
-# (StyleGAN §3.1: 0.01); waifugan's MappingNetwork bakes it in, so other values are folded
-# into the stored weights (same outputs; only the training dynamics would differ).
-WAIFUGAN_MAPPING_LRMUL = 0.01
 
 
 @dataclass
@@ -151,10 +146,10 @@ def log2_int(value: int) -> int:
 
 
 def lrmul_fold(weight: np.ndarray, bias: np.ndarray, lrmul: float) -> tuple[np.ndarray, ...]:
-    """Rescale mapping weights trained with another lr multiplier to waifugan's 0.01."""
-    if lrmul == WAIFUGAN_MAPPING_LRMUL:
+    """Rescale mapping weights stored for another lr multiplier to waifugan's (same outputs)."""
+    if lrmul == MAPPING_LR_MULTIPLIER:
         return weight, bias
-    factor = np.float32(lrmul / WAIFUGAN_MAPPING_LRMUL)
+    factor = np.float32(lrmul / MAPPING_LR_MULTIPLIER)
     return weight * factor, bias * factor
 
 

@@ -43,13 +43,19 @@ class GeneratorConfig(PyramidConfig):
         self.check_resolution()
 
 
+# StyleGAN's lr multiplier of the mapping layers, baked into how their weights are stored (so
+# model files and importers share one convention); a run that trains the mapping faster scales
+# its Adam learning rate instead (train/setup.py), which Adam makes equivalent.
+MAPPING_LR_MULTIPLIER = 0.01
+
+
 def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Scale each row to unit root-mean-square (the 'pixel norm' applied to z)."""
     return x * (x.square().mean(dim=1, keepdim=True) + eps).rsqrt()
 
 
 class MappingNetwork(nn.Module):
-    """z → w through `map_depth` equalized FC layers (lr multiplier 0.01, StyleGAN)."""
+    """z → w through `map_depth` equalized FC layers (lr multiplier 0.01 as stored, StyleGAN)."""
 
     w_avg: torch.Tensor  # [w_dim] running mean of w: the centre of the truncation trick
 
@@ -66,7 +72,8 @@ class MappingNetwork(nn.Module):
         self.default_cutoff = default_cutoff
         dims = [cfg.z_dim] + [cfg.w_dim] * cfg.map_depth
         for i in range(cfg.map_depth):
-            layer = EqualizedLinear(dims[i], dims[i + 1], activation="lrelu", lr_multiplier=0.01)
+            layer = EqualizedLinear(dims[i], dims[i + 1], activation="lrelu",
+                                   lr_multiplier=MAPPING_LR_MULTIPLIER)  # fmt: skip
             setattr(self, f"fc{i}", layer)
         self.layers = [getattr(self, f"fc{i}") for i in range(cfg.map_depth)]
         self.register_buffer("w_avg", torch.zeros(cfg.w_dim))

@@ -39,6 +39,7 @@ class TrainOptions:
     z_dim: int = 512
     w_dim: int = 512
     map_depth: int = 8  # mapping network layers
+    map_lr_mult: float = 0.01  # mapping network's learning rate relative to G's (StyleGAN: 0.01)
     cbase: int = 32768  # channel base: channels at resolution r = min(cbase / r, cmax)
     cmax: int = 512  # channel maximum
     d_cbase: int | None = None  # D's channel base (None: cbase)
@@ -316,6 +317,7 @@ def validate(opts: TrainOptions) -> None:
         (opts.gamma >= 0, f"--gamma must be ≥ 0, got {opts.gamma}"),
         (opts.glr > 0 and opts.dlr > 0, "--glr and --dlr must be > 0"),
         (opts.map_depth >= 1, f"--map-depth must be ≥ 1, got {opts.map_depth}"),
+        (opts.map_lr_mult > 0, f"--map-lr-mult must be > 0, got {opts.map_lr_mult}"),
         (opts.cbase >= 64 and opts.cmax >= 1, "--cbase must be ≥ 64 and --cmax ≥ 1"),
         (
             (opts.d_cbase is None or opts.d_cbase >= 64)

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from waifugan.networks.discriminator import Discriminator
-from waifugan.networks.generator import Generator
+from waifugan.networks.generator import MAPPING_LR_MULTIPLIER, Generator
 from waifugan.networks.model_file import load_model, load_weights
 from waifugan.networks.precision import set_mixed_precision
 from waifugan.train.checkpoint import load_checkpoint
@@ -44,13 +44,28 @@ def build_networks(opts: TrainOptions, device: torch.device) -> Networks:
     for net in (G, D):  # bf16 / channels_last in the num_fp16_res blocks (CUDA only)
         set_mixed_precision(net, opts.precision, opts.channels_last)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
-    G_opt = _adam(G, *lazy_adam_hyperparameters(opts.glr, opts.pl_interval))
-    D_opt = _adam(D, *lazy_adam_hyperparameters(opts.dlr, opts.r1_interval))
-    return Networks(G, D, G_ema, G_opt, D_opt)
+    G_opt = torch.optim.Adam(_g_param_groups(G), eps=1e-8)
+    D_opt = torch.optim.Adam(D.parameters(), eps=1e-8)
+    nets = Networks(G, D, G_ema, G_opt, D_opt)
+    apply_hyperparameters(nets, opts)
+    return nets
 
 
-def _adam(module: torch.nn.Module, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
-    return torch.optim.Adam(module.parameters(), lr=lr, betas=betas, eps=1e-8)
+def _g_group_names(G: torch.nn.Module) -> list[tuple[str, list[str]]]:
+    """(group, parameter names) of G's two Adam groups, in module order: the mapping
+    network's parameters (its own lr) after all others."""
+    names = [n for n, _ in G.named_parameters()]
+    is_mapping = [n.startswith("mapping.") for n in names]
+    return [
+        ("G", [n for n, m in zip(names, is_mapping, strict=True) if not m]),
+        ("mapping", [n for n, m in zip(names, is_mapping, strict=True) if m]),
+    ]
+
+
+def _g_param_groups(G: torch.nn.Module) -> list[dict[str, Any]]:
+    """G's parameters as Adam groups (see `_g_group_names`)."""
+    params = dict(G.named_parameters())
+    return [{"name": g, "params": [params[n] for n in names]} for g, names in _g_group_names(G)]
 
 
 def lazy_adam_hyperparameters(lr: float, reg_interval: int) -> tuple[float, tuple[float, float]]:
@@ -66,14 +81,21 @@ def lazy_adam_hyperparameters(lr: float, reg_interval: int) -> tuple[float, tupl
 
 def apply_hyperparameters(nets: Networks, opts: TrainOptions) -> None:
     """Set both optimizers' lr and betas from the options; after a resume this is what makes
-    a changed --glr / --dlr (or regularization interval) take effect."""
+    a changed --glr / --dlr / --map-lr-mult (or regularization interval) take effect.
+
+    The mapping layers store their weights for StyleGAN's lr multiplier (0.01); Adam's step
+    does not depend on the gradient's scale, so another multiplier m is the same training as
+    the mapping group's lr times m / 0.01 (up to Adam's epsilon).
+    """
+    map_scale = opts.map_lr_mult / MAPPING_LR_MULTIPLIER
     for opt, lr, interval in (
         (nets.G_opt, opts.glr, opts.pl_interval),
         (nets.D_opt, opts.dlr, opts.r1_interval),
     ):
         lr_lazy, betas = lazy_adam_hyperparameters(lr, interval)
         for group in opt.param_groups:
-            group.update(lr=lr_lazy, betas=betas)
+            scale = map_scale if group.get("name") == "mapping" else 1.0
+            group.update(lr=lr_lazy * scale, betas=betas)
 
 
 def count_params(module: torch.nn.Module) -> int:
@@ -98,9 +120,34 @@ def load_network_state(nets: Networks, state: dict[str, Any], opts: TrainOptions
     """A checkpoint's weights and optimizer moments, then the resolved lr/betas on top."""
     for name, module in nets.modules():
         load_weights(module, state[name], f"checkpoint {name}")
-    nets.G_opt.load_state_dict(state["G_opt"])
+    nets.G_opt.load_state_dict(_with_g_groups(state["G_opt"], nets.G))
     nets.D_opt.load_state_dict(state["D_opt"])
     apply_hyperparameters(nets, opts)
+
+
+def _with_g_groups(saved: dict[str, Any], G: torch.nn.Module) -> dict[str, Any]:
+    """A G optimizer state as this code groups G's parameters: checkpoints written before the
+    mapping network had its own group hold one group in module order; their moments are
+    re-indexed into the groups of `_g_param_groups`."""
+    if len(saved["param_groups"]) != 1:
+        return saved
+    names = [n for n, _ in G.named_parameters()]
+    old_group = saved["param_groups"][0]
+    if len(old_group["params"]) != len(names):
+        return saved  # not this G's: load_state_dict names the mismatch
+    old_ids = dict(zip(names, old_group["params"], strict=True))
+    hyper = {k: v for k, v in old_group.items() if k != "params"}
+    groups: list[dict[str, Any]] = []
+    states: dict[int, Any] = {}
+    start = 0
+    for group, members in _g_group_names(G):
+        ids = list(range(start, start + len(members)))
+        start += len(members)
+        for new_id, name in zip(ids, members, strict=True):
+            if old_ids[name] in saved["state"]:
+                states[new_id] = saved["state"][old_ids[name]]
+        groups.append({**hyper, "name": group, "params": ids})
+    return {"state": states, "param_groups": groups}
 
 
 def network_state(nets: Networks) -> dict[str, Any]:
