@@ -124,21 +124,11 @@ def measure(args: argparse.Namespace, loop: TrainingLoop, device: torch.device) 
 def measure_compiled(args: argparse.Namespace, loop: TrainingLoop, device: torch.device) -> float:
     """img/s of Gmain + Dmain only with G.synthesis and D compiled (the regularization phases
     need double backward, which torch.compile does not support: they cannot be compiled)."""
-    real = next(loop._reals)
     eager_G, eager_D = loop.G.synthesis, loop.D
     loop.G.synthesis = torch.compile(eager_G)  # type: ignore[assignment]
     loop.D = torch.compile(eager_D)  # type: ignore[assignment]
     try:
-        for _ in range(args.warmup):
-            loop.g_main()
-            loop.d_main(real)
-        sync(device)
-        start = time.perf_counter()
-        for _ in range(args.steps):
-            loop.g_main()
-            loop.d_main(real)
-        sync(device)
-        return args.steps * loop.opts.batch / (time.perf_counter() - start)
+        return measure_main_phases(args, loop, device)
     finally:
         loop.G.synthesis, loop.D = eager_G, eager_D
 

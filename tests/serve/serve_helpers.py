@@ -1,14 +1,20 @@
-"""Test helpers: a tiny generator and a real uvicorn server on a free localhost port."""
+"""Test helpers: a tiny generator, a real uvicorn server on a free localhost port, and the
+`waifugan serve` command as a subprocess."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import torch
 import uvicorn
 from fastapi import FastAPI
@@ -63,3 +69,43 @@ def running_server(
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@dataclass
+class ServeCommand:
+    """A running `waifugan serve`: its base URL, the first /healthz answer and, once the
+    process has been stopped, everything it printed."""
+
+    base: str
+    health: httpx.Response
+    output: str = ""
+
+
+@contextmanager
+def serve_command(*args: str) -> Iterator[ServeCommand]:
+    """Run `waifugan serve ARGS --port <free port>` in a subprocess, wait up to 60 s for
+    /healthz to answer, yield it, then terminate it and keep its output."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "waifugan", "serve", *args, "--port", str(port)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    served = None
+    try:
+        deadline = time.monotonic() + 60
+        while served is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                served = ServeCommand(base, httpx.get(base + "/healthz", timeout=2))
+            except httpx.TransportError:
+                time.sleep(0.2)
+        if served is None:
+            proc.terminate()
+            output = proc.communicate(timeout=20)[0].decode(errors="replace")
+            raise AssertionError(f"`waifugan serve` did not come up:\n{output}")
+        yield served
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+        output = proc.communicate(timeout=20)[0].decode(errors="replace")
+        if served is not None:
+            served.output = output

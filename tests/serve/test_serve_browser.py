@@ -6,6 +6,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from serve_helpers import running_server
@@ -36,9 +37,20 @@ FACES_LOADED = """() => {
 }"""
 
 
+def record_problems(page: Any) -> list[str]:
+    """A list that collects the page's console errors, uncaught errors and HTTP errors."""
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on(
+        "response",
+        lambda r: problems.append(f"{r.status}: {r.url}") if r.status >= 400 else None,
+    )
+    return problems
+
+
 def test_page_in_headless_chromium(tiny_G: Generator, tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
-    problems: list[str] = []
     with (
         running_server(tiny_G, ServeConfig(interval_s=2)) as (url, _),
         sync_api.sync_playwright() as pw,
@@ -46,13 +58,8 @@ def test_page_in_headless_chromium(tiny_G: Generator, tmp_path: Path) -> None:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
         try:
             page = browser.new_page()
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            problems = record_problems(page)
             page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
-            page.on(
-                "response",
-                lambda r: problems.append(f"{r.status}: {r.url}") if r.status >= 400 else None,
-            )
             page.goto(url + "/", timeout=30_000)
             page.wait_for_function(FACES_LOADED, timeout=15_000)
             first = page.text_content("#seed")

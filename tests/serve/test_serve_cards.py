@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 from PIL import Image
-from serve_helpers import free_port, running_server
+from serve_helpers import running_server, serve_command
 from tests.cards.helpers import tiny_tagger
 
 from waifugan.cards.card import CardWriter
@@ -108,28 +106,11 @@ def test_hostile_card_queries_are_400_json(tiny_G: Generator, query: str) -> Non
 def test_serve_command_uses_the_tagger_beside_the_model(tiny_G: Generator, tmp_path: Path) -> None:
     model = save_model(tiny_G, tmp_path / "tiny.safetensors")
     save_tagger(tiny_tagger(16), tmp_path / "tiny.tagger.safetensors")
-    port = free_port()
-    cmd = [sys.executable, "-m", "waifugan", "serve", str(model), "--port", str(port),
-           "--device", "cpu"]  # fmt: skip
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        health = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                health = httpx.get(base + "/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        assert health is not None and health.json()["tagger"] == "tiny.tagger.safetensors"
-        card = httpx.get(base + "/api/card?seed=3&psi=0.7", timeout=20).json()
+    with serve_command(str(model), "--device", "cpu") as served:
+        assert served.health.json()["tagger"] == "tiny.tagger.safetensors"
+        card = httpx.get(served.base + "/api/card?seed=3&psi=0.7", timeout=20).json()
         assert card["tagger"] == "tiny.tagger.safetensors" and card["name"]
-    finally:
-        proc.terminate()
-        output = proc.communicate(timeout=20)[0].decode(errors="replace")
-    assert "tiny.tagger.safetensors" in output
+    assert "tiny.tagger.safetensors" in served.output
 
 
 def test_serve_command_refuses_a_bad_tagger(tiny_G: Generator, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 from serve_helpers import running_server
-from test_serve_browser import CHROMIUM, CHROMIUM_ARGS, FACES_LOADED
+from test_serve_browser import CHROMIUM, CHROMIUM_ARGS, FACES_LOADED, record_problems
 from tests.cards.helpers import tiny_tagger
 
 from waifugan.cards.card import CardWriter
@@ -28,7 +28,6 @@ CARD_SHOWN = """(seed) => {
 
 def test_card_appears_and_changes_with_the_face(tiny_G: Generator) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
-    problems: list[str] = []
     writer = CardWriter(tiny_tagger(16))
     with (
         running_server(tiny_G, ServeConfig(interval_s=2), cards=writer) as (url, _),
@@ -37,12 +36,7 @@ def test_card_appears_and_changes_with_the_face(tiny_G: Generator) -> None:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60_000)
         try:
             page = browser.new_page()
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-            page.on(
-                "response",
-                lambda r: problems.append(f"{r.status}: {r.url}") if r.status >= 400 else None,
-            )
+            problems = record_problems(page)
             # a permalink shows its face's card, the same as the API's
             page.goto(url + "/?seed=42&psi=0.50", timeout=30_000)
             page.wait_for_function(FACES_LOADED, timeout=15_000)

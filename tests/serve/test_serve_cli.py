@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import numpy as np
 from PIL import Image
-from serve_helpers import free_port
+from serve_helpers import serve_command
 
 from waifugan.networks.generator import Generator
 from waifugan.networks.model_file import save_model
@@ -20,43 +18,15 @@ from waifugan.networks.model_file import save_model
 
 def test_serve_command_end_to_end(tiny_G: Generator, tmp_path: Path) -> None:
     model = save_model(tiny_G, tmp_path / "tiny.safetensors")
-    port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "waifugan",
-        "serve",
-        str(model),
-        "--port",
-        str(port),
-        "--device",
-        "cpu",
-        "--interval",
-        "3",
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        health = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                health = httpx.get(base + "/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        assert health is not None and health.status_code == 200, "server did not come up"
-        face = httpx.get(base + "/api/face?seed=3&psi=0.7", timeout=20)
+    with serve_command(str(model), "--device", "cpu", "--interval", "3") as served:
+        assert served.health.status_code == 200
+        face = httpx.get(served.base + "/api/face?seed=3&psi=0.7", timeout=20)
         assert face.status_code == 200 and face.content[:8] == b"\x89PNG\r\n\x1a\n"
         pixels = np.asarray(Image.open(io.BytesIO(face.content)).convert("RGB"))
         assert np.array_equal(pixels, tiny_G.sample([3], psi=0.7)[0])
-        page = httpx.get(base + "/", timeout=20)
+        page = httpx.get(served.base + "/", timeout=20)
         assert 'data-interval-s="3"' in page.text
-    finally:
-        proc.terminate()
-        output = proc.communicate(timeout=20)[0].decode(errors="replace")
-    assert f"http://127.0.0.1:{port}/" in output  # bound to localhost by default
+    assert f"{served.base}/" in served.output  # bound to localhost by default
 
 
 def test_serve_command_bad_model(tmp_path: Path) -> None:
