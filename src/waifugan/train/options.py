@@ -151,7 +151,8 @@ PRESETS: dict[str, Preset] = {
         ema_kimg=2.0, ema_rampup=0.05, workers=1, pl_weight=0.0, style_mixing=0.0,
         noise=False, diffaug="color,translation,cutout",
         # Mapping lr multiplier stays StyleGAN's 0.01: 1 moved FID-2k at 30 kimg by -26 and +46
-        # on two seeds; a wider minibatch stddev or mode seeking did not end the early collapse.
+        # on two seeds; a wider minibatch stddev or mode seeking did not end the early collapse
+        # (the data's mean face, learned first). γ 0.8: within the seeds' spread; 0.05: worse.
         # From scratch on thousands of faces DiffAugment is enough; ADA on top (ada_kimg 20)
         # read the early, easy win of D as overfitting, p reached 0.37 by 13 kimg and G drew
         # the same diagonal stripes in every face (benchmarks/RESULTS.md). Fine-tuning (--init)
