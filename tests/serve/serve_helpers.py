@@ -104,8 +104,8 @@ def serve_command(*args: str) -> Iterator[ServeCommand]:
             raise AssertionError(f"`waifugan serve` did not come up:\n{output}")
         yield served
     finally:
-        if proc.poll() is None:
+        if proc.returncode is None:  # not yet collected above
             proc.terminate()
-        output = proc.communicate(timeout=20)[0].decode(errors="replace")
-        if served is not None:
-            served.output = output
+            output = proc.communicate(timeout=20)[0].decode(errors="replace")
+            if served is not None:
+                served.output = output
