@@ -16,7 +16,7 @@ from typing import Any
 
 from waifugan.errors import WaifuganError
 from waifugan.networks.discriminator import DiscriminatorConfig
-from waifugan.networks.generator import GeneratorConfig
+from waifugan.networks.generator import MAPPING_LR_MULTIPLIER, GeneratorConfig
 from waifugan.train.augment import AUGPIPES
 from waifugan.train.diffaugment import parse_policy
 
@@ -39,7 +39,7 @@ class TrainOptions:
     z_dim: int = 512
     w_dim: int = 512
     map_depth: int = 8  # mapping network layers
-    map_lr_mult: float = 0.01  # mapping network's learning rate relative to G's (StyleGAN: 0.01)
+    map_lr_mult: float = MAPPING_LR_MULTIPLIER  # mapping network's lr relative to G's
     cbase: int = 32768  # channel base: channels at resolution r = min(cbase / r, cmax)
     cmax: int = 512  # channel maximum
     d_cbase: int | None = None  # D's channel base (None: cbase)

@@ -55,10 +55,9 @@ def _g_group_names(G: torch.nn.Module) -> list[tuple[str, list[str]]]:
     """(group, parameter names) of G's two Adam groups, in module order: the mapping
     network's parameters (its own lr) after all others."""
     names = [n for n, _ in G.named_parameters()]
-    is_mapping = [n.startswith("mapping.") for n in names]
     return [
-        ("G", [n for n, m in zip(names, is_mapping, strict=True) if not m]),
-        ("mapping", [n for n, m in zip(names, is_mapping, strict=True) if m]),
+        ("G", [n for n in names if not n.startswith("mapping.")]),
+        ("mapping", [n for n in names if n.startswith("mapping.")]),
     ]
 
 
@@ -137,16 +136,17 @@ def _with_g_groups(saved: dict[str, Any], G: torch.nn.Module) -> dict[str, Any]:
         return saved  # not this G's: load_state_dict names the mismatch
     old_ids = dict(zip(names, old_group["params"], strict=True))
     hyper = {k: v for k, v in old_group.items() if k != "params"}
-    groups: list[dict[str, Any]] = []
-    states: dict[int, Any] = {}
-    start = 0
-    for group, members in _g_group_names(G):
-        ids = list(range(start, start + len(members)))
+    named_groups = _g_group_names(G)
+    new_order = [name for _, members in named_groups for name in members]
+    states = {
+        new_id: saved["state"][old_ids[name]]
+        for new_id, name in enumerate(new_order)
+        if old_ids[name] in saved["state"]
+    }
+    groups, start = [], 0
+    for group, members in named_groups:
+        groups.append({**hyper, "name": group, "params": list(range(start, start + len(members)))})
         start += len(members)
-        for new_id, name in zip(ids, members, strict=True):
-            if old_ids[name] in saved["state"]:
-                states[new_id] = saved["state"][old_ids[name]]
-        groups.append({**hyper, "name": group, "params": ids})
     return {"state": states, "param_groups": groups}
 
 
