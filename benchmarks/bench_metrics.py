@@ -1,4 +1,5 @@
-"""Metrics cost on this machine: Inception throughput, the parts of an FID, and FID-2k/10k time.
+"""Metrics cost on this machine: Inception and tagger throughput, the parts of an FID (and of a
+tagfd), and FID-2k/10k time.
 
     python benchmarks/bench_metrics.py            # full run, ~3 min on 2 quiet cores
     python benchmarks/bench_metrics.py --quick    # smoke run, < 1 min
@@ -33,6 +34,7 @@ from waifugan.metrics.fid import fid_from_stats  # noqa: E402
 from waifugan.metrics.kid import kernel_inception_distance  # noqa: E402
 from waifugan.metrics.registry import compute_metric, parse_metric_name  # noqa: E402
 from waifugan.metrics.stats import FeatureStats  # noqa: E402
+from waifugan.metrics.tagger_features import TaggerFeatures  # noqa: E402
 from waifugan.networks.generator import Generator, GeneratorConfig  # noqa: E402
 
 # The cpu64 training preset's generator (waifugan.train.options.PRESETS["cpu64"]).
@@ -63,6 +65,11 @@ def measure(quick: bool) -> list[tuple[str, float, str, str]]:
         ratio = f"{rates[batch] / rates[batches[0]]:.2f}x batch {batches[0]}"
         rows.append((f"Inception, 64 px input, batch {batch}", rates[batch], "img/s", ratio))
     inception_rate = max(rates.values())
+    tagger = TaggerFeatures(device="cpu", batch_size=batches[-1])
+    images = rng.randint(0, 256, (batches[-1], 64, 64, 3), dtype=np.uint8)
+    tagger_rate = batches[-1] / median_seconds(lambda: tagger(images), runs)
+    ratio = f"{tagger_rate / inception_rate:.0f}x Inception"
+    rows.append((f"bundled tagger, 64 px input, batch {batches[-1]}", tagger_rate, "img/s", ratio))
 
     torch.manual_seed(0)
     G = Generator(CPU64).eval()
@@ -85,12 +92,22 @@ def measure(quick: bool) -> list[tuple[str, float, str, str]]:
     )
     rows.append((f"KID, {subsets} subsets x {min(size, 2 * dim)}", kid_sec, "s", ""))
 
-    per_fake = 1 / gen_rate + 1 / inception_rate
-    for n in (2000, 10000):
-        cached = n * per_fake + sqrtm_sec
-        first = cached + n / inception_rate
-        ratio = f"{first / cached:.2f}x first run"
-        rows.append((f"FID-{n // 1000}k estimate, reals cached", cached / 60, "min", ratio))
+    tag_dim = tagger.tagger.feature_dim
+    ta = FeatureStats.from_features(synthetic_features(2 * tag_dim, tag_dim, 1))
+    tb = FeatureStats.from_features(synthetic_features(2 * tag_dim, tag_dim, 2))
+    tag_sqrtm_sec = median_seconds(lambda: fid_from_stats(ta, tb), runs)
+    rows.append((f"Fréchet distance, {tag_dim} features (sqrtm)", tag_sqrtm_sec, "s", ""))
+
+    for name, rate, square_root in (
+        ("FID", inception_rate, sqrtm_sec),
+        ("tagfd", tagger_rate, tag_sqrtm_sec),
+    ):
+        per_fake = 1 / gen_rate + 1 / rate
+        for n in (2000, 10000):
+            cached = n * per_fake + square_root
+            first = cached + n / rate
+            ratio = f"{first / cached:.2f}x first run"
+            rows.append((f"{name}-{n // 1000}k estimate, reals cached", cached / 60, "min", ratio))
     return rows
 
 

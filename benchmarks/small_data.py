@@ -30,7 +30,7 @@ from waifugan import load
 from waifugan.bundled import bundled_model_path
 from waifugan.metrics.features import InceptionFeatures
 from waifugan.metrics.registry import evaluate_specs, parse_metric_name
-from waifugan.metrics.samples import DatasetImages, GeneratedImages
+from waifugan.metrics.samples import INCEPTION, DatasetImages, GeneratedImages
 from waifugan.pixels import make_grid, save_image
 from waifugan.prepare.config import PrepareConfig
 from waifugan.prepare.pipeline import prepare
@@ -73,9 +73,10 @@ def fids(model: Path, references: list[Path], num: int = FID_IMAGES) -> list[flo
     G = load(model)
     extractor = InceptionFeatures("cpu")
     spec = parse_metric_name(f"fid{num}")
-    candidate = GeneratedImages(G, 1.0, extractor, num, 0)
+    extractors = {INCEPTION: extractor}
+    candidate = GeneratedImages(G, 1.0, extractors, {INCEPTION: num})
     return [
-        evaluate_specs([spec], candidate, DatasetImages(ref, extractor, G.img_resolution))[
+        evaluate_specs([spec], candidate, DatasetImages(ref, extractors, G.img_resolution))[
             spec.name
         ]
         for ref in references

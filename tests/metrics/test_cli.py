@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import waifugan.metrics.evaluate as evaluate_module
 import waifugan.metrics.registry as registry_module
 from tests.tiny import tiny_G
 from waifugan.cli import main
@@ -34,7 +33,6 @@ def cheap_features(monkeypatch: pytest.MonkeyPatch) -> None:
         return CountingExtractor(batch_size)
 
     monkeypatch.setattr(registry_module, "InceptionFeatures", make)
-    monkeypatch.setattr(evaluate_module, "InceptionFeatures", make)
 
 
 def test_model_in_run_dir_with_inception_appends_metrics_jsonl(

@@ -19,7 +19,7 @@ def test_a_registered_metric_is_parsed_and_computed(
 ) -> None:
     monkeypatch.setattr(registry, "METRICS", dict(registry.METRICS))
 
-    @register_metric("meandiff", "distance of the mean features (test metric)", uses="features")
+    @register_metric("meandiff", "distance of the mean features (test metric)", uses="inception")
     def meandiff(spec, candidate, reference):
         n = spec.num_images
         gap = candidate.features(n).mean(axis=0) - reference.features(n).mean(axis=0)

@@ -14,10 +14,15 @@ from typing import Any
 
 from waifugan.devices import resolve_device
 from waifugan.errors import WaifuganError
-from waifugan.metrics.features import InceptionFeatures
-from waifugan.metrics.registry import compute_metrics, evaluate_specs, parse_metric_name
-from waifugan.metrics.samples import DatasetImages, count_needed
+from waifugan.metrics.registry import (
+    compute_metrics,
+    evaluate_specs,
+    make_extractors,
+    parse_metric_name,
+)
+from waifugan.metrics.samples import TAGGER, DatasetImages
 from waifugan.metrics.stats import open_dataset
+from waifugan.metrics.tagger_features import default_tagger_path
 from waifugan.train.rundir import (
     append_metrics,
     checkpoint_kimg,
@@ -37,6 +42,7 @@ class MetricsConfig:
     psi: float = 1.0  # truncation of the generated images; 1 = none (the standard protocol)
     max_real: int | None = None  # real images per metric; default: the metric's N
     batch_size: int = 64  # images per Inception batch
+    tagger: str | None = None  # tagger whose features tagfd uses; default: the bundled one
     device: str = "auto"
     cache_dir: str | None = None  # real statistics cache; default $WAIFUGAN_CACHE/metrics
     log: bool = True  # append to the run directory's metrics.jsonl
@@ -60,14 +66,14 @@ def compare_datasets(
     max_real: int | None = None,
     batch_size: int = 64,
     cache_dir: str | os.PathLike[str] | None = None,
+    tagger: str | os.PathLike[str] | None = None,
 ) -> dict[str, float]:
     """Real vs real: metrics of `data2` against `data`, both at the smaller resolution."""
     resolution = min(open_dataset(d, None).resolution for d in (data, data2))
     specs = [parse_metric_name(n) for n in names]
-    needs_features = count_needed(specs, "features") > 0
-    extractor = InceptionFeatures(device, batch_size=batch_size) if needs_features else None
+    extractors = make_extractors(specs, device, batch_size=batch_size, tagger=tagger)
     candidate, reference = (
-        DatasetImages(d, extractor, resolution, max_real, cache_dir) for d in (data2, data)
+        DatasetImages(d, extractors, resolution, max_real, cache_dir) for d in (data2, data)
     )
     return evaluate_specs(specs, candidate, reference)
 
@@ -82,6 +88,7 @@ def run_metrics(cfg: MetricsConfig) -> MetricsReport:
         results = compare_datasets(
             names, cfg.data, cfg.data2, cfg.device,
             max_real=cfg.max_real, batch_size=cfg.batch_size, cache_dir=cfg.cache_dir,
+            tagger=cfg.tagger,
         )  # fmt: skip
     else:
         import waifugan
@@ -91,7 +98,7 @@ def run_metrics(cfg: MetricsConfig) -> MetricsReport:
         G = waifugan.load(cfg.model, device)
         results = compute_metrics(
             names, G, cfg.data, device, psi=cfg.psi, cache_dir=cfg.cache_dir,
-            max_real=cfg.max_real, batch_size=cfg.batch_size,
+            max_real=cfg.max_real, batch_size=cfg.batch_size, tagger=cfg.tagger,
         )  # fmt: skip
     # Flat, like the records the training loop writes to the same metrics.jsonl.
     record: dict[str, Any] = {
@@ -103,6 +110,8 @@ def run_metrics(cfg: MetricsConfig) -> MetricsReport:
         "max_real": cfg.max_real,
         "total_sec": round(time.time() - started, 1),
     }
+    if any(parse_metric_name(name).uses == TAGGER for name in names):
+        record["tagger"] = str(cfg.tagger or default_tagger_path())  # which space tagfd used
     kimg = checkpoint_kimg(cfg.model) if cfg.model is not None else None
     if kimg is not None:
         record.update(kimg=float(kimg), snapshot=Path(cfg.model or "").name)

@@ -1,4 +1,4 @@
-"""Metric names a user types (`fid2k`, `kid10k`, `facerate1k`, `fid500`) and their computation.
+"""Metric names a user types (`fid2k`, `kid10k`, `tagfd2k`, `facerate1k`) and their computation.
 
 Each metric is one function registered by name with `@register_metric` (as NVlabs'
 metric_main does); adding a metric touches only this file. A name is `<metric><N>` or
@@ -16,14 +16,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from waifugan.errors import WaifuganError
 from waifugan.metrics.features import FeatureExtractor, InceptionFeatures
 from waifugan.metrics.fid import fid_from_stats
 from waifugan.metrics.kid import kernel_inception_distance
-from waifugan.metrics.samples import DatasetImages, GeneratedImages, ImageSet, count_needed
+from waifugan.metrics.samples import (
+    FACES,
+    FEATURE_SPACES,
+    INCEPTION,
+    TAGGER,
+    DatasetImages,
+    GeneratedImages,
+    ImageSet,
+    count_needed,
+)
+from waifugan.metrics.tagger_features import TaggerFeatures
 
 _NAME = re.compile(r"^([a-z]+?)(\d+)(k?)$")
 MAX_IMAGES = 1_000_000  # a typo guard: 1000k is already far more than anyone evaluates
@@ -35,7 +44,7 @@ class Metric:
 
     name: str  # the prefix of names users type, e.g. "fid"
     description: str  # shown by `waifugan metrics --help`
-    uses: str  # "features" (Inception) or "faces" (the anime face detector)
+    uses: str  # a feature space ("inception", "tagger") or "faces" (the anime face detector)
     compute: Callable[[MetricSpec, ImageSet, ImageSet], dict[str, float]]
 
 
@@ -46,6 +55,10 @@ def register_metric(
     name: str, description: str, uses: str
 ) -> Callable[[Callable[..., dict[str, float]]], Callable[..., dict[str, float]]]:
     """Decorator: register `fn(spec, candidate, reference) -> results` as metric `name`."""
+    if uses not in (*FEATURE_SPACES, FACES):
+        raise ValueError(
+            f"metric {name!r}: uses={uses!r} is not one of {FEATURE_SPACES + (FACES,)}"
+        )
 
     def register(fn: Callable[..., dict[str, float]]) -> Callable[..., dict[str, float]]:
         METRICS[name] = Metric(name, description, uses, fn)
@@ -64,11 +77,11 @@ class MetricSpec:
 
     @property
     def uses(self) -> str:
-        """What the metric reads of each side ("features" or "faces")."""
+        """What the metric reads of each side (a feature space or "faces")."""
         return METRICS[self.metric].uses
 
 
-@register_metric("fid", "Fréchet Inception Distance (lower is better)", uses="features")
+@register_metric("fid", "Fréchet Inception Distance (lower is better)", uses=INCEPTION)
 def fid(spec: MetricSpec, candidate: ImageSet, reference: ImageSet) -> dict[str, float]:
     """FID of the candidate's N images against the reference's."""
     n = spec.num_images
@@ -76,7 +89,7 @@ def fid(spec: MetricSpec, candidate: ImageSet, reference: ImageSet) -> dict[str,
 
 
 @register_metric(
-    "kid", "Kernel Inception Distance, mean and std over subsets (lower is better)", "features"
+    "kid", "Kernel Inception Distance, mean and std over subsets (lower is better)", INCEPTION
 )
 def kid(spec: MetricSpec, candidate: ImageSet, reference: ImageSet) -> dict[str, float]:
     """KID (mean, std over subsets) of the candidate's N images against the reference's."""
@@ -86,9 +99,19 @@ def kid(spec: MetricSpec, candidate: ImageSet, reference: ImageSet) -> dict[str,
 
 
 @register_metric(
+    "tagfd", "Fréchet distance in tagger features, FID without ImageNet (lower is better)", TAGGER
+)
+def tagfd(spec: MetricSpec, candidate: ImageSet, reference: ImageSet) -> dict[str, float]:
+    """FID's formula on the candidate's and the reference's tagger features (N images each)."""
+    n = spec.num_images
+    stats = [side.feature_stats(n, TAGGER) for side in (candidate, reference)]
+    return {spec.name: fid_from_stats(*stats)}
+
+
+@register_metric(
     "facerate",
     "share of images with exactly one anime face (higher is better; *_real = data)",
-    uses="faces",
+    uses=FACES,
 )
 def facerate(spec: MetricSpec, candidate: ImageSet, reference: ImageSet) -> dict[str, float]:
     """Face rate of the candidate, and of the reference as `<name>_real`."""
@@ -136,6 +159,28 @@ def evaluate_specs(
     return results
 
 
+def make_extractors(
+    specs: Sequence[MetricSpec],
+    device: str | torch.device,
+    *,
+    batch_size: int = 64,
+    extractor: FeatureExtractor | None = None,
+    tagger: str | os.PathLike[str] | FeatureExtractor | None = None,
+) -> dict[str, FeatureExtractor]:
+    """An extractor for each feature space the specs use, and only those (Inception takes
+    seconds to load): `extractor` or the standard Inception; `tagger` (a tagger file or an
+    extractor) or the bundled model's tagger."""
+    needs = count_needed(specs)
+    extractors: dict[str, FeatureExtractor] = {}
+    if needs.get(INCEPTION):
+        extractors[INCEPTION] = extractor or InceptionFeatures(device, batch_size=batch_size)
+    if needs.get(TAGGER):
+        if tagger is None or isinstance(tagger, (str, os.PathLike)):
+            tagger = TaggerFeatures(tagger, device, batch_size=batch_size)
+        extractors[TAGGER] = tagger
+    return extractors
+
+
 def compute_metrics(
     names: Sequence[str],
     G: Any,
@@ -146,17 +191,18 @@ def compute_metrics(
     cache_dir: str | os.PathLike[str] | None = None,
     max_real: int | None = None,
     extractor: FeatureExtractor | None = None,
+    tagger: str | os.PathLike[str] | FeatureExtractor | None = None,
     batch_size: int = 64,
 ) -> dict[str, float]:
     """Evaluate several metrics of generator G against dataset `data`, sharing generated
-    images and features between them. Returns e.g. {"fid2k": 12.3, "kid2k_mean": ...}."""
+    images and features between them. Returns e.g. {"fid2k": 12.3, "kid2k_mean": ...}.
+    `extractor` replaces Inception, `tagger` the bundled tagger (tagfd)."""
     specs = [parse_metric_name(n) for n in names]
-    num_features = count_needed(specs, "features")
-    if extractor is None and num_features:
-        extractor = InceptionFeatures(device, batch_size=batch_size)
-    feeder: FeatureExtractor = extractor if extractor is not None else _NoFeatures(batch_size)
-    candidate = GeneratedImages(G, psi, feeder, num_features, count_needed(specs, "faces"))
-    reference = DatasetImages(data, feeder, G.img_resolution, max_real, cache_dir)
+    extractors = make_extractors(
+        specs, device, batch_size=batch_size, extractor=extractor, tagger=tagger
+    )
+    candidate = GeneratedImages(G, psi, extractors, count_needed(specs), batch_size)
+    reference = DatasetImages(data, extractors, G.img_resolution, max_real, cache_dir)
     return evaluate_specs(specs, candidate, reference)
 
 
@@ -185,15 +231,3 @@ def snapshot_evaluator(
         return compute_metrics(checked, G, data, G.device)
 
     return evaluate
-
-
-class _NoFeatures:
-    """Stand-in extractor when only the face rate is asked for (no Inception load)."""
-
-    identity = "none"
-
-    def __init__(self, batch_size: int) -> None:
-        self.batch_size = batch_size
-
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        raise AssertionError("features requested without an extractor")

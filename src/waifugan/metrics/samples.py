@@ -1,8 +1,8 @@
 """The two sides of a metric: images a generator draws and images of a dataset.
 
-Both answer the same two questions for a metric spec (features of its N images, and the share
-of them with exactly one face), so every registered metric is written once and compares a
-generator with a dataset or one dataset with another alike.
+Both answer the same questions for a metric spec (features of its N images in a named feature
+space, and the share of them with exactly one face), so every registered metric is written once
+and compares a generator with a dataset or one dataset with another alike.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from waifugan.assets import cache_dir as assets_cache_dir
+from waifugan.errors import WaifuganError
 from waifugan.metrics.face_rate import (
     DETECT_SIDE_PX,
     MIN_FACE_FRACTION,
@@ -34,13 +35,19 @@ from waifugan.metrics.stats import (
     select_indices,
 )
 
+# What a metric reads of each side (`Metric.uses`): features in one of two spaces, or faces.
+INCEPTION = "inception"  # Inception-v3 pool features (FID, KID)
+TAGGER = "tagger"  # the tagger's pooled features (tagfd): a space never trained on ImageNet
+FACES = "faces"  # anime face counts (the face rate)
+FEATURE_SPACES = (INCEPTION, TAGGER)
+
 
 class ImageSet(Protocol):
     """What a metric reads of one side: features and the face rate of its first N images."""
 
-    def features(self, num_images: int) -> np.ndarray: ...  # [N, D] float32
+    def features(self, num_images: int, space: str = INCEPTION) -> np.ndarray: ...  # [N, D]
 
-    def feature_stats(self, num_images: int) -> FeatureStats: ...
+    def feature_stats(self, num_images: int, space: str = INCEPTION) -> FeatureStats: ...
 
     def face_rate(self, num_images: int) -> float: ...
 
@@ -52,36 +59,54 @@ def generated_images(G: Any, num_images: int, psi: float, batch_size: int) -> It
         yield G.sample(seeds, psi=psi, batch_size=batch_size)
 
 
+def _extractor(extractors: Mapping[str, FeatureExtractor], space: str) -> FeatureExtractor:
+    """The extractor of `space`, or an error saying the evaluation was not set up for it."""
+    if space not in extractors:
+        raise WaifuganError(f"features in space {space!r} were not prepared for this evaluation")
+    return extractors[space]
+
+
 class GeneratedImages:
     """Seeds 0 ... N-1 of G at ψ, drawn once for every metric evaluated together.
 
-    One pass computes features of the first `num_features` images and face counts of the first
-    `num_faces`, so fid2k and kid2k share 2000 generated images and one Inception pass.
+    One pass computes, for each feature space in `needs`, features of the first N images it
+    asks for, and face counts of the first `needs["faces"]`: fid2k, kid2k and tagfd2k share 2000
+    generated images, and fid2k and kid2k one Inception pass.
     """
 
     def __init__(
-        self, G: Any, psi: float, extractor: FeatureExtractor, num_features: int, num_faces: int
+        self,
+        G: Any,
+        psi: float,
+        extractors: Mapping[str, FeatureExtractor],
+        needs: Mapping[str, int],
+        batch_size: int = 64,
     ) -> None:
-        total = max(num_features, num_faces)
-        features: list[np.ndarray] = []
+        counts = {space: n for space, n in needs.items() if n > 0}
+        total = max(counts.values(), default=0)
+        parts: dict[str, list[np.ndarray]] = {s: [] for s in counts if s != FACES}
         self._faces: list[int] = []
         done = 0
         with tqdm(total=total, desc=f"generated images psi={psi}", unit="img", leave=False) as bar:
-            for batch in generated_images(G, total, psi, extractor.batch_size):
-                if done < num_features:
-                    features.append(extractor(batch[: num_features - done]))
-                self._faces.extend(count_faces(x) for x in batch[: max(num_faces - done, 0)])
+            for batch in generated_images(G, total, psi, batch_size):
+                for space, found in parts.items():
+                    if done < counts[space]:
+                        found.append(_extractor(extractors, space)(batch[: counts[space] - done]))
+                wanted = max(counts.get(FACES, 0) - done, 0)
+                self._faces.extend(count_faces(x) for x in batch[:wanted])
                 done += len(batch)
                 bar.update(len(batch))
-        self._features = np.concatenate(features) if features else np.empty((0, 0), np.float32)
+        self._features = {space: np.concatenate(found) for space, found in parts.items()}
 
-    def features(self, num_images: int) -> np.ndarray:
-        """Features of seeds 0 ... num_images - 1."""
-        return self._features[:num_images]
+    def features(self, num_images: int, space: str = INCEPTION) -> np.ndarray:
+        """Features of seeds 0 ... num_images - 1 in `space`."""
+        if space not in self._features:
+            raise WaifuganError(f"features in space {space!r} were not computed for these images")
+        return self._features[space][:num_images]
 
-    def feature_stats(self, num_images: int) -> FeatureStats:
+    def feature_stats(self, num_images: int, space: str = INCEPTION) -> FeatureStats:
         """Mean and covariance of those features."""
-        return FeatureStats.from_features(self.features(num_images))
+        return FeatureStats.from_features(self.features(num_images, space))
 
     def face_rate(self, num_images: int) -> float:
         """Share of seeds 0 ... num_images - 1 with exactly one face."""
@@ -96,29 +121,28 @@ class DatasetImages:
     def __init__(
         self,
         data: str | os.PathLike[str],
-        extractor: FeatureExtractor | None,  # None: only face rates will be asked for
+        extractors: Mapping[str, FeatureExtractor],  # by space; empty: only face rates
         resolution: int | None,
         max_real: int | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.data = data
-        self.extractor = extractor
+        self.extractors = extractors
         self.resolution = resolution
         self.max_real = max_real
         self.cache_dir = cache_dir
 
-    def feature_stats(self, num_images: int) -> FeatureStats:
-        """Cached statistics of the subset."""
+    def feature_stats(self, num_images: int, space: str = INCEPTION) -> FeatureStats:
+        """Cached statistics of the subset in `space`."""
         n = self.max_real or num_images
-        assert self.extractor is not None, "features asked of a DatasetImages without extractor"
         return real_stats(
-            self.data, self.extractor, resolution=self.resolution, max_real=n,
-            cache_dir=self.cache_dir,
+            self.data, _extractor(self.extractors, space), resolution=self.resolution,
+            max_real=n, cache_dir=self.cache_dir,
         )  # fmt: skip
 
-    def features(self, num_images: int) -> np.ndarray:
-        """Features of the subset."""
-        return self.feature_stats(num_images).features
+    def features(self, num_images: int, space: str = INCEPTION) -> np.ndarray:
+        """Features of the subset in `space`."""
+        return self.feature_stats(num_images, space).features
 
     def face_rate(self, num_images: int) -> float:
         """Cached face rate of the subset."""
@@ -153,6 +177,9 @@ def real_face_rate(
     return rate
 
 
-def count_needed(specs: Sequence[Any], uses: str) -> int:
-    """The most images any of specs needs for `uses` ("features" or "faces"), 0 if none."""
-    return max((s.num_images for s in specs if s.uses == uses), default=0)
+def count_needed(specs: Sequence[Any]) -> dict[str, int]:
+    """The most images any of specs needs of each kind it uses (a feature space or faces)."""
+    needs: dict[str, int] = {}
+    for spec in specs:
+        needs[spec.uses] = max(needs.get(spec.uses, 0), spec.num_images)
+    return needs

@@ -102,10 +102,17 @@ class Tagger(nn.Module):
         """Where the weights live."""
         return self.head.weight.device
 
+    @property
+    def feature_dim(self) -> int:
+        """Length of the pooled feature vector the head reads."""
+        return self.head.in_features
+
+    def features(self, img: torch.Tensor) -> torch.Tensor:
+        """img [N, 3, R, R] → pooled features [N, C]: what the head reads (tagfd's space)."""
+        return self.stages(img).mean(dim=(2, 3))  # [N, C, 4, 4] → global average pooling
+
     def forward(self, img: torch.Tensor) -> torch.Tensor:
-        x = self.stages(img)  # [N, C, 4, 4]
-        x = x.mean(dim=(2, 3))  # global average pooling: [N, C]
-        return self.head(self.dropout(x))
+        return self.head(self.dropout(self.features(img)))
 
     @torch.no_grad()
     def predict(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
