@@ -41,7 +41,7 @@ class MetricsConfig:
     metrics: tuple[str, ...] = ("fid10k", "kid10k", "facerate10k")
     psi: float = 1.0  # truncation of the generated images; 1 = none (the standard protocol)
     max_real: int | None = None  # real images per metric; default: the metric's N
-    batch_size: int = 64  # images per Inception batch
+    batch_size: int = 64  # images per feature batch (Inception or tagger)
     tagger: str | None = None  # tagger whose features tagfd uses; default: the bundled one
     device: str = "auto"
     cache_dir: str | None = None  # real statistics cache; default $WAIFUGAN_CACHE/metrics
