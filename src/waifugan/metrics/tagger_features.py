@@ -22,7 +22,7 @@ from waifugan.devices import resolve_device
 from waifugan.errors import WaifuganError
 from waifugan.metrics.features import check_images
 from waifugan.networks.model_file import tagger_path
-from waifugan.networks.tagger import load_tagger, to_tagger_input
+from waifugan.networks.tagger import load_tagger
 
 
 def default_tagger_path() -> Path:
@@ -48,14 +48,7 @@ class TaggerFeatures:
         # The file's content names the space: a retrained tagger gets its own cached statistics.
         self.identity = f"tagger-{sha256_of(self.path)[:16]}"
 
-    @torch.inference_mode()
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """uint8 [N, H, W, 3] → float32 features [N, C], in batches of `batch_size`."""
         check_images(images)
-        out = np.empty((len(images), self.tagger.feature_dim), dtype=np.float32)
-        side = self.tagger.cfg.img_resolution
-        for start in range(0, len(images), self.batch_size):
-            batch = torch.from_numpy(images[start : start + self.batch_size]).to(self.device)
-            x = to_tagger_input(batch.permute(0, 3, 1, 2), side)
-            out[start : start + len(batch)] = self.tagger.features(x).float().cpu().numpy()
-        return out
+        return self.tagger.embed(images, self.batch_size)

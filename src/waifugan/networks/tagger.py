@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,16 +118,31 @@ class Tagger(nn.Module):
     @torch.no_grad()
     def predict(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """uint8 [N, H, W, 3] faces (any square size) → tag probabilities [N, T] float32."""
+        return self._per_batch(images, batch_size, lambda x: torch.sigmoid(self(x)), len(self.tags))
+
+    @torch.no_grad()
+    def embed(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """uint8 [N, H, W, 3] faces (any square size) → pooled features [N, C] float32."""
+        return self._per_batch(images, batch_size, self.features, self.feature_dim)
+
+    def _per_batch(
+        self,
+        images: np.ndarray,
+        batch_size: int,
+        fn: Callable[[torch.Tensor], torch.Tensor],
+        width: int,
+    ) -> np.ndarray:
+        """`fn` on the tagger input of each batch of faces, in eval mode → float32 [N, width]."""
         was_training = self.training
         self.eval()
         out = []
         for i in range(0, len(images), batch_size):
             chunk = torch.from_numpy(np.array(images[i : i + batch_size], dtype=np.uint8))
             img = to_tagger_input(chunk.permute(0, 3, 1, 2), self.cfg.img_resolution)
-            out.append(torch.sigmoid(self(img.to(self.device))).float().cpu())
+            out.append(fn(img.to(self.device)).float().cpu())
         self.train(was_training)
         if not out:
-            return np.zeros((0, len(self.tags)), dtype=np.float32)
+            return np.zeros((0, width), dtype=np.float32)
         return torch.cat(out).numpy()
 
 
