@@ -146,7 +146,8 @@ PRESETS: dict[str, Preset] = {
         # minutes from scratch (ahead per minute on seeds 1 and 2 too, by 6 and 17); at a
         # quarter, 202. It plateaus near 168 by 60 minutes, where wider Ds still improve
         # (three quarters, 1536/48: 142 and 182 on two seeds; full width 161): for runs of
-        # hours a wider D (benchmarks/RESULTS.md).
+        # hours a wider D (benchmarks/RESULTS.md). G's own width: cbase 1024 (1.32x the img/s)
+        # won on one seed and lost on two, with one-eyed heads; cmax 128 lost at 30 kimg.
         d_cbase=1024, d_cmax=32,
         ema_kimg=2.0, ema_rampup=0.05, workers=1, pl_weight=0.0, style_mixing=0.0,
         noise=False, diffaug="color,translation,cutout",
