@@ -21,6 +21,22 @@ def test_flags_override_resumed_options_which_override_the_preset():
     assert opts.gamma == PRESETS["cpu64"].values["gamma"] and opts.resolution == 64  # preset
 
 
+def test_fine_tuning_takes_the_presets_fine_tune_values_and_flags_still_win():
+    from waifugan.bundled import bundled_model_path
+
+    scratch = resolve_options("cpu64", {"data": "d.zip"}, 64)
+    init = str(bundled_model_path())
+    tuned = resolve_options("cpu64", {"data": "d.zip", "init": init}, 64)
+    fine_tune = PRESETS["cpu64"].fine_tune
+    assert set(fine_tune) == {"glr", "dlr", "gamma"}
+    for name, value in fine_tune.items():
+        assert getattr(tuned, name) == value != getattr(scratch, name), name
+    assert tuned.diffaug == "none" and tuned.aug == "ada"  # the source's own defaults on top
+    flagged = resolve_options("cpu64", {"data": "d.zip", "init": init, "glr": 0.001}, 64)
+    assert (flagged.glr, flagged.dlr) == (0.001, fine_tune["dlr"])
+    assert PRESETS["cpu32"].fine_tune == {}  # presets without them fine-tune with `values`
+
+
 def test_a_misspelled_option_is_refused_by_name():
     with pytest.raises(WaifuganError, match="unknown training option.*glrr"):
         resolve_options("cpu64", {"glrr": 0.1}, 64)

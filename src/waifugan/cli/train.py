@@ -62,6 +62,15 @@ def _preset_default(option: str) -> str:
     return "default from --preset: " + ", ".join(f"{k} {v}" for k, v in values.items())
 
 
+def _fine_tune_defaults() -> str:
+    """The presets' own values for runs started with --init, e.g. 'cpu64: glr 0.0025, ...'."""
+    return "; ".join(
+        f"{name}: " + ", ".join(f"{k} {v}" for k, v in preset.fine_tune.items())
+        for name, preset in PRESETS.items()
+        if preset.fine_tune
+    )
+
+
 def register(subparsers: Any) -> None:
     """Add the `train` subcommand."""
     p = subparsers.add_parser(
@@ -133,7 +142,8 @@ def register(subparsers: Any) -> None:
         help="transfer learning: start from this checkpoint's or model's weights with "
         "counters at zero (e.g. on a new dataset); the network shape comes from it, parameters "
         "that do not fit start fresh (a table says which), a model file (G only) starts D "
-        "fresh, and EMA ramp-up is off",
+        "fresh, EMA ramp-up is off, ADA replaces DiffAugment, and some presets fine-tune with "
+        f"values of their own ({_fine_tune_defaults()})",
     )
     p.add_argument(
         "--minutes",

@@ -1,7 +1,8 @@
 """Training options: one frozen dataclass, named presets, and how flags override them.
 
-Resolution order, coded once in `resolve_options`: defaults ← preset ← options saved in the
-resumed checkpoint ← flags the user gave explicitly. The result is saved as `options.json` in
+Resolution order, coded once in `resolve_options`: defaults ← preset (with `--init`: ← the
+preset's fine-tuning values and the source's network shapes) ← options saved in the resumed
+checkpoint ← flags the user gave explicitly. The result is saved as `options.json` in
 the run directory.
 """
 
@@ -122,10 +123,13 @@ class TrainOptions:
 @dataclass(frozen=True)
 class Preset:
     """Named defaults for a kind of run; `resolution` is the image side they are tuned for
-    (checked against the dataset's, which is what the networks are built for)."""
+    (checked against the dataset's, which is what the networks are built for). `fine_tune`
+    replaces some of `values` when a run starts from other weights (`--init`): the settings
+    fine-tuning was measured with, where they differ from those tuned for training from scratch."""
 
     resolution: int
     values: dict[str, Any]
+    fine_tune: dict[str, Any] = field(default_factory=dict)
 
 
 # Published StyleGAN2-ADA settings (Karras et al. 2020, "paper256/512/1024" configs) for GPUs,
@@ -140,8 +144,14 @@ PRESETS: dict[str, Preset] = {
     # depends on the batch, so half the batch is twice the updates per minute; in equal wall
     # time it reached FID-2k 280 where batch 16 scored 337. Figures: benchmarks/RESULTS.md.
     "cpu64": Preset(64, dict(
-        kimg=200, tick_kimg=1, snap=5, batch=8, gamma=0.2, glr=0.0025,
-        dlr=0.0025, z_dim=128, w_dim=128, map_depth=2, cbase=2048, cmax=64, mbstd_group=4,
+        kimg=200, tick_kimg=1, snap=5, batch=8, z_dim=128, w_dim=128, map_depth=2,
+        cbase=2048, cmax=64, mbstd_group=4,
+        # Twice StyleGAN's learning rate, R1 γ 0.8 and DiffAugment without cutout, together:
+        # FID-2k 168 / 184 at 30 kimg on seeds 1 / 2 where 0.0025, γ 0.2 and cutout scored
+        # 229 / 198 (185 / 155 at 50 against 190 / 173; seed 0 level at 20 minutes, 170), and
+        # faces with more features in every grid. Each change alone had moved FID-2k within
+        # the seeds' spread (benchmarks/RESULTS.md).
+        glr=0.005, dlr=0.005, gamma=0.8,
         # D at half G's width: 1.65x the img/s and FID-2k 165 instead of ~214 after 20
         # minutes from scratch (ahead per minute on seeds 1 and 2 too, by 6 and 17); at a
         # quarter, 202. It plateaus near 168 by 60 minutes, where wider Ds still improve
@@ -150,15 +160,19 @@ PRESETS: dict[str, Preset] = {
         # won on one seed and lost on two, with one-eyed heads; cmax 128 lost at 30 kimg.
         d_cbase=1024, d_cmax=32,
         ema_kimg=2.0, ema_rampup=0.05, workers=1, pl_weight=0.0, style_mixing=0.0,
-        noise=False, diffaug="color,translation,cutout",
+        noise=False, diffaug="color,translation",
         # Mapping lr multiplier stays StyleGAN's 0.01: 1 moved FID-2k at 30 kimg by -26 and +46
         # on two seeds; a wider minibatch stddev or mode seeking did not end the early collapse
-        # (the data's mean face, learned first). γ 0.8: within the seeds' spread; 0.05: worse.
+        # (the data's mean face, learned first). γ 0.05 was worse.
         # From scratch on thousands of faces DiffAugment is enough; ADA on top (ada_kimg 20)
         # read the early, easy win of D as overfitting, p reached 0.37 by 13 kimg and G drew
         # the same diagonal stripes in every face (benchmarks/RESULTS.md). Fine-tuning (--init)
         # turns ADA on; ada_kimg 20: p can cross 0 → 1 within a CPU run (GPU presets: 500).
         aug="none", ada_kimg=20,
+    ), fine_tune=dict(
+        # Fine-tuning the bundled model (make demo's before/after grid) was measured with
+        # StyleGAN's learning rate and γ 0.2, this preset's values before 2026-12-07.
+        glr=0.0025, dlr=0.0025, gamma=0.2,
     )),
     "cpu32": Preset(32, dict(
         kimg=50, tick_kimg=1, snap=5, batch=16, gamma=0.0128, glr=0.0025,
@@ -211,7 +225,8 @@ def resolve_options(
     dataset_resolution: int,
     resumed: Mapping[str, Any] | None = None,
 ) -> TrainOptions:
-    """The one merge order: defaults ← preset ← resumed options ← overrides (None = not given).
+    """The one merge order: defaults ← preset (← its fine-tuning values and the source's
+    shapes, with init) ← resumed options ← overrides (None = not given).
 
     An override that names no option is refused (a misspelled key never vanishes silently);
     `resolution` always comes from the dataset.
@@ -225,6 +240,7 @@ def resolve_options(
     if overrides.get("init") and resumed is None:  # fine-tuning: the source's network shape
         from waifugan.train.transfer import fine_tune_defaults
 
+        values.update(PRESETS[preset].fine_tune)
         values.update(fine_tune_defaults(overrides["init"], values.get("ada_kimg", 500)))
     if resumed is not None:
         values.update(d_width_of(resumed))
