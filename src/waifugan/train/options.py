@@ -148,16 +148,17 @@ PRESETS: dict[str, Preset] = {
         cbase=2048, cmax=64, mbstd_group=4,
         # Twice StyleGAN's learning rate, R1 γ 0.8 and DiffAugment without cutout, together:
         # FID-2k 168 / 184 at 30 kimg on seeds 1 / 2 where 0.0025, γ 0.2 and cutout scored
-        # 229 / 198 (185 / 155 at 50 against 190 / 173; seed 0 level at 20 minutes, 170), and
-        # faces with more features in every grid. Each change alone had moved FID-2k within
-        # the seeds' spread (benchmarks/RESULTS.md).
+        # 229 / 198 (185 / 155 at 50 against 190 / 173; seed 0 level at 20 minutes, 170, and
+        # 100 against 168 at 110 kimg), and faces with more features in every grid. Each
+        # change alone had moved FID-2k within the seeds' spread (benchmarks/RESULTS.md).
         glr=0.005, dlr=0.005, gamma=0.8,
-        # D at half G's width: 1.65x the img/s and FID-2k 165 instead of ~214 after 20
-        # minutes from scratch (ahead per minute on seeds 1 and 2 too, by 6 and 17); at a
-        # quarter, 202. It plateaus near 168 by 60 minutes, where wider Ds still improve
-        # (three quarters, 1536/48: 142 and 182 on two seeds; full width 161): for runs of
-        # hours a wider D (benchmarks/RESULTS.md). G's own width: cbase 1024 (1.32x the img/s)
-        # won on one seed and lost on two, with one-eyed heads; cmax 128 lost at 30 kimg.
+        # D at half G's width (measured with lr 0.0025, γ 0.2 and cutout): 1.65x the img/s
+        # and FID-2k 165 instead of ~214 after 20 minutes from scratch (ahead per minute on
+        # seeds 1 and 2 too, by 6 and 17); at a quarter, 202. It plateaued near 168 by 60
+        # minutes, where wider Ds still improved (three quarters, 1536/48: 142 and 182 on two
+        # seeds; full width 161): for runs of hours a wider D (benchmarks/RESULTS.md). G's own
+        # width: cbase 1024 (1.32x the img/s) won on one seed and lost on two, with one-eyed
+        # heads; cmax 128 lost at 30 kimg.
         d_cbase=1024, d_cmax=32,
         ema_kimg=2.0, ema_rampup=0.05, workers=1, pl_weight=0.0, style_mixing=0.0,
         noise=False, diffaug="color,translation",
