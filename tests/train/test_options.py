@@ -31,7 +31,8 @@ def test_fine_tuning_takes_the_presets_fine_tune_values_and_flags_still_win():
     assert set(fine_tune) == {"glr", "dlr", "gamma"}
     for name, value in fine_tune.items():
         assert getattr(tuned, name) == value != getattr(scratch, name), name
-    assert tuned.diffaug == "none" and tuned.aug == "ada"  # transfer.fine_tune_defaults, applied after
+    # transfer.fine_tune_defaults, applied after the preset's fine-tuning values
+    assert tuned.diffaug == "none" and tuned.aug == "ada"
     flagged = resolve_options("cpu64", {"data": "d.zip", "init": init, "glr": 0.001}, 64)
     assert (flagged.glr, flagged.dlr) == (0.001, fine_tune["dlr"])
     assert PRESETS["cpu32"].fine_tune == {}  # presets without them fine-tune with `values`
